@@ -1,0 +1,73 @@
+// The CLI entry: parse arguments, lazily load the command, map every outcome to
+// an exit code. The only place that touches process.exitCode.
+import { Command, CommanderError, Option } from "commander";
+import { EXIT, Exit, err } from "./io.js";
+
+const examples = (lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`;
+
+function compileOptions(c: Command): Command {
+  return c
+    .option("--manifests <dir>", "catalog of app manifests", "./manifests")
+    .option("--select <file>", "selection file: which apps a node installs, and node settings")
+    .option("--podman-version <x.y>", "target Podman version (keys newer than it are errors)", "5.4")
+    .option("--secrets <dir>", "secrets store (default: fixed review secrets, never used on a node)");
+}
+
+export function buildProgram(): Command {
+  const program = new Command("archy-quadlet")
+    .description("Compile Archipelago app manifests into Podman Quadlet units so systemd owns every container")
+    .version("0.1.0")
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  compileOptions(program.command("generate").description("write the generated tree (units + derived configs)"))
+    .option("--out <dir>", "output root (mirrors the target filesystem)", "./out")
+    .addHelpText("after", examples(["archy-quadlet generate", "archy-quadlet generate --select examples/node.yaml --out /tmp/tree"]))
+    .action(async (o) => (await import("./compile-cmds.js")).generate(o));
+
+  compileOptions(program.command("validate").description("check manifests (and a selection) without writing anything"))
+    .option("--json", "machine-readable result")
+    .addHelpText("after", examples(["archy-quadlet validate", "archy-quadlet validate --select examples/node.yaml --json"]))
+    .action(async (o) => (await import("./compile-cmds.js")).validate(o));
+
+  compileOptions(program.command("check").description("exit 1 if the tree on disk differs from what the manifests generate"))
+    .option("--out <dir>", "tree to check", "./out")
+    .option("--json", "machine-readable result")
+    .addHelpText("after", examples(["archy-quadlet check", "archy-quadlet check --out / --select /etc/archy/selection.yaml --secrets /var/lib/archy/secrets"]))
+    .action(async (o) => (await import("./compile-cmds.js")).check(o));
+
+  compileOptions(program.command("diff").description("unified diff between the tree on disk and what would be generated"))
+    .option("--against <dir>", "tree to compare with", "./out")
+    .option("--json", "machine-readable list of changed files")
+    .addOption(new Option("--color", "force colour").conflicts("noColor"))
+    .option("--no-color", "never colour")
+    .addHelpText("after", examples(["archy-quadlet diff", "archy-quadlet diff --against / --select node.yaml --secrets /var/lib/archy/secrets"]))
+    .action(async (o) => (await import("./compile-cmds.js")).diff(o));
+
+  program
+    .command("schema")
+    .description("print the manifest JSON Schema")
+    .addHelpText("after", examples(["archy-quadlet schema > schema/manifest.schema.json"]))
+    .action(async () => (await import("./compile-cmds.js")).schema());
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return EXIT.ok;
+  } catch (e) {
+    if (e instanceof Exit) {
+      if (e.message) err(e.message);
+      return e.code;
+    }
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return EXIT.ok;
+      return EXIT.invalid;
+    }
+    err(`archy-quadlet: internal error: ${(e as Error).stack ?? String(e)}`);
+    return 70;
+  }
+}

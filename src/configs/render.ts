@@ -1,0 +1,19 @@
+// A deliberately tiny template renderer: {{name}} only. Unknown or unused slots
+// are bugs, and a value with a line break could inject config lines, so both throw.
+export function render(template: string, values: Record<string, string>): string {
+  const used = new Set<string>();
+  const out = template.replace(/\{\{([a-z_]+)\}\}/g, (_, name: string) => {
+    const v = values[name];
+    if (v === undefined) throw new Error(`template slot {{${name}}} has no value`);
+    used.add(name);
+    return v;
+  });
+  for (const k of Object.keys(values)) if (!used.has(k)) throw new Error(`value "${k}" fills no template slot`);
+  return out;
+}
+
+/** Single-line values only; multi-line blocks are built from checked lines. */
+export function line(v: string): string {
+  if (/[\n\r\0]/.test(v)) throw new Error("config value contains a line break or NUL");
+  return v;
+}

@@ -1,0 +1,131 @@
+// Where secrets come from. The real store lives on the node (0700 dir, 0600
+// files, 256-bit CSPRNG values, never regenerated); the review set is fixed and
+// obviously fake, so the committed out/ tree is identical on every machine.
+import { createHash, randomBytes } from "node:crypto";
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync, constants } from "node:fs";
+import { dirname, join } from "node:path";
+import type { Diagnostic } from "../manifest/diagnostics.js";
+
+export interface SecretSource {
+  readonly real: boolean;
+  readonly where: string;
+  get(name: string, diags: Diagnostic[]): string | undefined;
+  /** Every secret value handed out, for redaction. */
+  values(): string[];
+}
+
+const VALUE = /^[0-9a-f]{64}$/;
+
+export class ReviewSecrets implements SecretSource {
+  readonly real = false;
+  readonly where = "review secrets (fixed, fake; never used by apply)";
+  private readonly seen = new Map<string, string>();
+  get(name: string): string {
+    // Recognisable in review and impossible to mistake for CSPRNG output.
+    const v = `review0nly${createHash("sha256").update(`archy-quadlet review secret ${name}`).digest("hex").slice(10)}`;
+    this.seen.set(name, v);
+    return v;
+  }
+  values(): string[] {
+    return [...this.seen.values()];
+  }
+}
+
+export class SecretStore implements SecretSource {
+  readonly real = true;
+  private readonly cache = new Map<string, string>();
+  /** Created in memory during compile; written only by persist(). */
+  private readonly pending = new Map<string, string>();
+  private dirState: "ok" | "missing" | "bad" | undefined;
+
+  constructor(readonly where: string) {}
+
+  private checkDir(diags: Diagnostic[]): boolean {
+    if (this.dirState === undefined) {
+      try {
+        const st = statSync(this.where);
+        if (!st.isDirectory()) {
+          diags.push({ file: this.where, message: "secrets path exists but is not a directory" });
+          this.dirState = "bad";
+        } else if (st.mode & 0o077) {
+          diags.push({
+            file: this.where,
+            message: `secrets directory is accessible to group/others (mode ${(st.mode & 0o777).toString(8).padStart(4, "0")}); refusing to use it — run: chmod 700 ${this.where}`,
+          });
+          this.dirState = "bad";
+        } else this.dirState = "ok";
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") this.dirState = "missing";
+        else {
+          diags.push({ file: this.where, message: `cannot read secrets directory: ${(e as NodeJS.ErrnoException).code}` });
+          this.dirState = "bad";
+        }
+      }
+    }
+    return this.dirState !== "bad";
+  }
+
+  get(name: string, diags: Diagnostic[]): string | undefined {
+    const hit = this.cache.get(name);
+    if (hit) return hit;
+    if (!this.checkDir(diags)) return undefined;
+    const file = join(this.where, name);
+    let value: string | undefined;
+    if (this.dirState === "ok") {
+      try {
+        const st = statSync(file);
+        if (st.mode & 0o077) {
+          diags.push({ file, message: `secret file is readable by group/others (mode ${(st.mode & 0o777).toString(8).padStart(4, "0")}); run: chmod 600 ${file}` });
+          return undefined;
+        }
+        value = readFileSync(file, "utf8").trim();
+        if (!VALUE.test(value)) {
+          diags.push({ file, message: "secret file is empty or corrupt (expected 64 lowercase hex characters); not rewriting it — restore it or remove it to create a new secret" });
+          return undefined;
+        }
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "ENOENT") {
+          diags.push({ file, message: `cannot read secret file: ${(e as NodeJS.ErrnoException).code}` });
+          return undefined;
+        }
+      }
+    }
+    if (value === undefined) {
+      value = randomBytes(32).toString("hex");
+      this.pending.set(name, value);
+    }
+    this.cache.set(name, value);
+    return value;
+  }
+
+  values(): string[] {
+    return [...this.cache.values()];
+  }
+
+  hasPending(): boolean {
+    return this.pending.size > 0;
+  }
+
+  /** Write secrets created during this run: 0600, O_EXCL so an existing one is never replaced. */
+  persist(): void {
+    if (this.pending.size === 0) return;
+    mkdirSync(dirname(this.where), { recursive: true, mode: 0o755 });
+    mkdirSync(this.where, { recursive: true, mode: 0o700 });
+    for (const [name, value] of [...this.pending].sort()) {
+      const file = join(this.where, name);
+      const tmp = `${file}.tmp-${process.pid}`;
+      const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+      try {
+        writeSync(fd, `${value}\n`);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, file);
+    }
+    const dfd = openSync(this.where, "r");
+    fsyncSync(dfd);
+    closeSync(dfd);
+    this.pending.clear();
+  }
+}

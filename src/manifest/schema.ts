@@ -1,0 +1,156 @@
+// The manifest format: one YAML file per app. Strict everywhere: an unknown key
+// is an error, because a typo silently ignored ends up as a missing flag on a node.
+import { z } from "zod";
+
+// Characters no value that reaches a unit file may contain: systemd and quadlet
+// are line-based, and NUL truncates argv.
+const noLineBreaks = (s: string) => !/[\n\r\0]/.test(s);
+const lineSafe = z.string().refine(noLineBreaks, {
+  message: "must not contain a newline, carriage return or NUL character",
+});
+
+export const appId = z
+  .string()
+  .min(1, "app id must not be empty")
+  .max(48, "app id must be at most 48 characters")
+  .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, "app id must be DNS-safe: lowercase letters, digits and '-', not starting or ending with '-'");
+
+const containerName = z
+  .string()
+  .min(1)
+  .max(48)
+  .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, "container name must be DNS-safe: lowercase letters, digits and '-'");
+
+// Image references: registry/path:tag, optionally pinned by digest.
+const imageRef = z
+  .string()
+  .regex(
+    /^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/,
+    "image must be a fully qualified reference like docker.io/library/nginx:1.27 (optionally @sha256:<64 hex>)",
+  );
+
+const duration = z
+  .string()
+  .regex(/^([0-9]+(ms|s|m|h))+$/, "duration must look like 30s, 1m30s or 500ms");
+
+// Paths inside a container: absolute, no '..', a conservative character set so
+// they pass through quadlet's unsplit Volume=/Tmpfs= values untouched.
+const containerPath = z
+  .string()
+  .regex(/^\/[A-Za-z0-9._@+\/-]*$/, "container path must be absolute and use only letters, digits and ._@+-/")
+  .refine((p) => !p.split("/").includes(".."), "container path must not contain '..'");
+
+// Host paths: relative ones live under the app's data root; absolute ones are
+// only allowed for allow-listed system apps (checked after parsing).
+const hostPath = z
+  .string()
+  .min(1)
+  .regex(/^[A-Za-z0-9._@+\/-]+$/, "host path may use only letters, digits and ._@+-/")
+  .refine((p) => !p.split("/").includes(".."), "host path must not contain '..'");
+
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "environment variable names are [A-Za-z_][A-Za-z0-9_]*");
+
+const command = z.array(lineSafe).min(1, "command must have at least one word");
+
+export const dependencySchema = z.strictObject({
+  condition: z.enum(["started", "healthy"]).default("started").describe("started: ordering only; healthy: wait until its health check passes"),
+  optional: z.boolean().default(false).describe("optional dependencies become Wants=, required ones Requires="),
+});
+
+const volumeSchema = z.strictObject({
+  source: hostPath.describe("relative to the app's data root (/var/lib/archy/apps/<id>/), or absolute for system apps"),
+  target: containerPath,
+  read_only: z.boolean().default(false),
+});
+
+const portSchema = z.strictObject({
+  host: z.number().int().min(1).max(65535),
+  container: z.number().int().min(1).max(65535),
+  protocol: z.enum(["tcp", "udp"]).default("tcp"),
+  bind: z.union([z.ipv4(), z.literal("::")]).optional().describe("host address to bind; default all addresses"),
+});
+
+const healthSchema = z.strictObject({
+  cmd: z.union([lineSafe.min(1), command]).describe("a shell command line (run with /bin/sh -c) or an exec-form word list"),
+  interval: duration.default("30s"),
+  timeout: duration.default("10s"),
+  retries: z.number().int().min(1).max(100).default(3),
+  start_period: duration.default("0s"),
+});
+
+const buildSchema = z.strictObject({
+  context: hostPath.describe("directory relative to the manifests dir holding the build context"),
+  file: hostPath.default("Containerfile").describe("Containerfile path relative to the context"),
+  target: z.string().regex(/^[A-Za-z0-9._-]+$/).optional(),
+  args: z.record(envName, lineSafe).optional(),
+});
+
+// Derived config files a container consumes (issue: derived configs). The
+// compiler writes them and bind-mounts them read-only at `mount`.
+const configSchema = z.strictObject({
+  kind: z.enum(["bitcoin.conf", "lnd.conf", "electrumx.env", "nginx.conf"]),
+  mount: containerPath.optional().describe("where the file appears in the container (not for electrumx.env, which is an env file)"),
+});
+
+export const containerSchema = z
+  .strictObject({
+    image: imageRef.optional(),
+    build: buildSchema.optional(),
+    entrypoint: command.optional(),
+    command: command.optional().describe("arguments after the image (Exec=)"),
+    environment: z.record(envName, lineSafe).optional(),
+    volumes: z.array(volumeSchema).optional(),
+    ports: z.array(portSchema).optional(),
+    healthcheck: healthSchema.optional(),
+    user: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$/, "user must be name, uid, or uid:gid").optional(),
+    read_only: z.boolean().optional(),
+    aliases: z.array(containerName).optional(),
+    stop_timeout: z.number().int().min(1).max(3600).optional().describe("seconds podman waits after SIGTERM"),
+    depends_on: z.record(containerName, dependencySchema).optional().describe("other containers of the same app"),
+    configs: z.array(configSchema).optional(),
+    tmpfs: z.array(containerPath).optional(),
+    memory: z.string().regex(/^[0-9]+[kmg]$/, "memory must look like 512m or 2g").optional(),
+    pids_limit: z.number().int().min(1).max(1_000_000).optional(),
+    capabilities: z.array(z.string().regex(/^[A-Z_]+$/, "capability names are upper case, e.g. NET_BIND_SERVICE")).optional().describe("capabilities to keep; all others are dropped"),
+  })
+  .refine((c) => (c.image === undefined) !== (c.build === undefined), {
+    message: "a container needs exactly one of `image` or `build`",
+  });
+
+export const appSchema = z.strictObject({
+  id: appId,
+  name: lineSafe.min(1).max(80),
+  version: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, "version is a plain version string like 1.2.3"),
+  kind: z.enum(["service", "ui"]),
+  description: lineSafe.min(1).max(500),
+  provides: z
+    .strictObject({
+      role: appId.describe("e.g. bitcoin: apps providing one role conflict in a selection"),
+      default: z.boolean().default(false).describe("the provider role dependencies resolve to when compiling the whole catalog"),
+    })
+    .optional(),
+  system: z.boolean().default(false).describe("system apps may bind absolute host paths (must also be allow-listed)"),
+  bitcoin_rpc: z
+    .strictObject({ whitelist: z.array(z.string().regex(/^[a-z]+$/)).optional() })
+    .optional()
+    .describe("this app consumes Bitcoin RPC: it gets its own rpcauth user"),
+  dependencies: z.record(appId, dependencySchema).optional().describe("app ids or roles this app needs"),
+  containers: z
+    .record(containerName, containerSchema)
+    .refine((r) => Object.keys(r).length > 0, "an app needs at least one container"),
+});
+
+export const selectionSchema = z.strictObject({
+  apps: z.array(appId).min(1),
+  settings: z
+    .strictObject({
+      bitcoin_network: z.enum(["mainnet", "testnet", "testnet4", "signet", "regtest"]).default("mainnet"),
+    })
+    .default({ bitcoin_network: "mainnet" }),
+});
+
+export type App = z.output<typeof appSchema>;
+export type Container = z.output<typeof containerSchema>;
+export type Dependency = z.output<typeof dependencySchema>;
+export type Selection = z.output<typeof selectionSchema>;
+export type ConfigKind = z.output<typeof configSchema>["kind"];

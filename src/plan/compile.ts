@@ -1,0 +1,140 @@
+// The whole compile: read → validate → graph → lower (+ derived configs) → a
+// list of output files. Nothing is written here; callers decide what to do.
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { join, relative } from "node:path";
+import { readManifestDir, parseSelection, readSource, type LoadedApp } from "../manifest/read.js";
+import type { Selection } from "../manifest/schema.js";
+import { cmp, type Diagnostic } from "../manifest/diagnostics.js";
+import { buildGraph, type Graph } from "../graph/graph.js";
+import { lower, UNIT_DIR, buildContextDir, SYSTEM_APPS, type OutputFile, type LowerOptions } from "../lower/lower.js";
+import { DEFAULT_PODMAN, type Version } from "../lower/versions.js";
+import { deriveConfigs } from "../configs/derive.js";
+import type { SecretSource } from "../configs/secrets.js";
+
+export interface CompileOptions {
+  manifests: string;
+  select?: string;
+  podman?: Version;
+  secrets: SecretSource;
+}
+
+export interface CompileResult {
+  files: OutputFile[];
+  graph?: Graph;
+  diagnostics: Diagnostic[];
+}
+
+export function loadInputs(opts: { manifests: string; select?: string }, diags: Diagnostic[]): { apps: LoadedApp[]; selection?: Selection } {
+  const apps = readManifestDir(opts.manifests, diags);
+  let selection: Selection | undefined;
+  if (opts.select) {
+    const src = readSource(opts.select, diags);
+    if (src) selection = parseSelection(src, diags);
+  }
+  return { apps, selection };
+}
+
+export function compile(opts: CompileOptions): CompileResult {
+  const diags: Diagnostic[] = [];
+  const { apps, selection } = loadInputs(opts, diags);
+  checkHostPaths(apps, diags);
+  if (diags.length > 0 || (opts.select && !selection)) return { files: [], diagnostics: diags };
+  const graph = buildGraph(apps, selection, opts.select, diags);
+  if (!graph) return { files: [], diagnostics: diags };
+  if (selection) checkPorts(graph, diags);
+
+  const podman = opts.podman ?? DEFAULT_PODMAN;
+  const derived = deriveConfigs(graph, opts.secrets, diags);
+  const build = readBuildContexts(graph, diags);
+  const lopts: LowerOptions = { podman, configs: derived.containers, buildHashes: build.hashes };
+  const units = lower(graph, lopts, diags);
+  if (diags.length > 0) return { files: [], graph, diagnostics: diags };
+
+  const files: OutputFile[] = [
+    ...units.map((u) => ({ path: `${UNIT_DIR}/${u.unit.name}`, content: u.unit.serialize(), mode: 0o644, source: u.file === "archy.network" ? undefined : u.file })),
+    ...derived.files,
+    ...build.files,
+  ];
+  files.sort((a, b) => cmp(a.path, b.path));
+  return { files, graph, diagnostics: diags };
+}
+
+function checkHostPaths(apps: LoadedApp[], diags: Diagnostic[]): void {
+  for (const { app, file } of apps) {
+    for (const [key, c] of Object.entries(app.containers)) {
+      (c.volumes ?? []).forEach((v, i) => {
+        if (!v.source.startsWith("/")) return;
+        if (!app.system || !SYSTEM_APPS.has(app.id)) {
+          diags.push({
+            file,
+            path: `containers.${key}.volumes[${i}].source`,
+            message: `absolute host path "${v.source}" is only allowed for allow-listed system apps; use a path relative to the app's data root`,
+          });
+        }
+      });
+    }
+  }
+}
+
+function checkPorts(g: Graph, diags: Diagnostic[]): void {
+  const used = new Map<string, string>();
+  for (const n of g.containers) {
+    (n.spec.ports ?? []).forEach((p, i) => {
+      const key = `${p.host}/${p.protocol}`;
+      const prev = used.get(key);
+      if (prev) diags.push({ file: n.file, path: `containers.${n.key}.ports[${i}]`, message: `host port ${key} is already published by ${prev}` });
+      else used.set(key, `container "${n.name}" (${n.file})`);
+    });
+  }
+}
+
+/** Build contexts are copied into the tree so a generation is self-contained. */
+function readBuildContexts(g: Graph, diags: Diagnostic[]): { files: OutputFile[]; hashes: Map<string, string> } {
+  const files: OutputFile[] = [];
+  const hashes = new Map<string, string>();
+  const seen = new Map<string, string>();
+  for (const n of g.containers) {
+    const b = n.spec.build;
+    if (!b) continue;
+    const loaded = g.apps.find((a) => a.app.id === n.app.id)!;
+    const dir = join(loaded.dir, b.context);
+    const where = { file: n.file, path: `containers.${n.key}.build.context` };
+    let entries: string[];
+    try {
+      entries = walk(dir);
+    } catch {
+      diags.push({ ...where, message: `build context "${b.context}" is not a readable directory (relative to ${loaded.dir})` });
+      continue;
+    }
+    if (!entries.includes(b.file)) {
+      diags.push({ file: n.file, path: `containers.${n.key}.build.file`, message: `"${b.file}" not found in build context "${b.context}"` });
+      continue;
+    }
+    const h = createHash("sha256");
+    for (const rel of entries) {
+      const abs = join(dir, rel);
+      const content = readFileSync(abs);
+      // Keep the executable bit, normalise the rest: modes are part of what ships.
+      const mode = statSync(abs).mode & 0o111 ? 0o755 : 0o644;
+      h.update(`${rel}\0${mode}\0${content.length}\0`).update(content);
+      files.push({ path: `${buildContextDir(n).slice(1)}/${rel}`, content, mode, source: n.file });
+    }
+    hashes.set(n.name, `sha256:${h.digest("hex").slice(0, 16)}`);
+    seen.set(n.name, dir);
+  }
+  return { files, hashes };
+}
+
+function walk(dir: string): string[] {
+  const out: string[] = [];
+  const rec = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) rec(p);
+      else if (e.isFile()) out.push(relative(dir, p).split("\\").join("/"));
+    }
+  };
+  rec(dir);
+  return out.sort(cmp);
+}

@@ -1,0 +1,155 @@
+// One unit-file model and one serializer, after podman's pkg/systemd/parser:
+// ordered sections, each an ordered list of Key=value lines, repeated keys as
+// repeated lines. Every escaping decision lives in this file.
+
+export interface UnitLine {
+  key: string;
+  value: string;
+}
+
+export interface UnitSection {
+  name: string;
+  lines: UnitLine[];
+}
+
+/** A value that cannot be written safely; the caller turns it into a diagnostic. */
+export class UnitValueError extends Error {}
+
+const FORBIDDEN = /[\n\r\0]/;
+
+function checkLine(key: string, v: string): void {
+  if (FORBIDDEN.test(v)) {
+    const what = v.includes("\0") ? "NUL" : v.includes("\n") ? "newline" : "carriage return";
+    throw new UnitValueError(`${key}= value contains a ${what} character, which a unit file cannot carry`);
+  }
+}
+
+/**
+ * systemd expands %-specifiers in almost every setting and $VAR/${VAR} in
+ * ExecStart=. Everything quadlet turns into podman arguments lands in ExecStart=,
+ * and quadlet copies `%` and `$` through untouched, so both are doubled here.
+ */
+function escapeExpansions(v: string, dollar: boolean): string {
+  const s = v.replace(/%/g, "%%");
+  return dollar ? s.replace(/\$/g, "$$$$") : s;
+}
+
+// Same set as quadlet's charNeedEscape: whitespace, controls, quotes, backslash.
+function needsQuoting(word: string): boolean {
+  if (word === "") return true;
+  for (const ch of word) {
+    const c = ch.codePointAt(0)!;
+    if (c > 128) continue;
+    if (c <= 0x20 || c === 0x7f || c === 0x80 || ch === '"' || ch === "'" || ch === "\\") return true;
+  }
+  return false;
+}
+
+const C_ESCAPES: Record<string, string> = {
+  "\x07": "\\a",
+  "\b": "\\b",
+  "\t": "\\t",
+  "\v": "\\v",
+  "\f": "\\f",
+  "\\": "\\\\",
+  '"': '\\"',
+};
+
+/** Quote one word the way quadlet's exec-style splitter (unquote + C-unescape) reads it back. */
+function quoteWord(word: string): string {
+  if (!needsQuoting(word)) return word;
+  let out = '"';
+  for (const ch of word) {
+    const c = ch.codePointAt(0)!;
+    const esc = C_ESCAPES[ch];
+    if (esc) out += esc;
+    else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, "0")}`;
+    else out += ch;
+  }
+  return out + '"';
+}
+
+export function escapeWords(words: readonly string[], dollar = true): string {
+  return words.map((w) => quoteWord(escapeExpansions(w, dollar))).join(" ");
+}
+
+export class Section {
+  readonly lines: UnitLine[] = [];
+  constructor(
+    readonly name: string,
+    /** Whether values in this section end up in ExecStart= (quadlet type sections). */
+    private readonly execContext: boolean,
+  ) {}
+
+  /**
+   * A single value read with quadlet's Lookup(): podman 5.x trims every leading
+   * and trailing `"` (podman#28409), so such a value cannot survive and is refused.
+   */
+  single(key: string, value: string | number | boolean): this {
+    const v = String(value);
+    checkLine(key, v);
+    if (/^["\s]|["\s]$/.test(v)) {
+      throw new UnitValueError(`${key}= value must not begin or end with a quote or whitespace (quadlet trims them)`);
+    }
+    return this.push(key, escapeExpansions(v, this.execContext));
+  }
+
+  /** One value per line, not split by quadlet (Volume=, PublishPort=, AddHost=…). */
+  each(key: string, value: string): this {
+    checkLine(key, value);
+    if (/^\s|\s$/.test(value) || value === "") {
+      throw new UnitValueError(`${key}= value must not be empty or begin/end with whitespace`);
+    }
+    return this.push(key, escapeExpansions(value, this.execContext));
+  }
+
+  /** Exec-style word list (Exec=, PodmanArgs=, EnvironmentFile=…): quoted and C-escaped. */
+  words(key: string, words: readonly string[]): this {
+    for (const w of words) checkLine(key, w);
+    return this.push(key, escapeWords(words, this.execContext));
+  }
+
+  /** K=V pair (Environment=, Label=, Annotation=): one quoted word per line. */
+  keyval(key: string, k: string, v: string): this {
+    return this.words(key, [`${k}=${v}`]);
+  }
+
+  /** Systemd-level text (Description=): only specifiers need escaping. */
+  text(key: string, value: string): this {
+    checkLine(key, value);
+    return this.push(key, escapeExpansions(value.trim(), false));
+  }
+
+  private push(key: string, value: string): this {
+    this.lines.push({ key, value });
+    return this;
+  }
+}
+
+export class UnitFile {
+  readonly sections: Section[] = [];
+  constructor(
+    readonly name: string,
+    readonly header: string[],
+  ) {}
+
+  section(name: string, execContext = false): Section {
+    const s = new Section(name, execContext);
+    this.sections.push(s);
+    return s;
+  }
+
+  keys(section: string): string[] {
+    return this.sections.find((s) => s.name === section)?.lines.map((l) => l.key) ?? [];
+  }
+
+  serialize(): string {
+    const parts: string[] = [];
+    if (this.header.length > 0) parts.push(this.header.map((h) => `# ${h}`).join("\n") + "\n");
+    for (const s of this.sections) {
+      if (s.lines.length === 0) continue;
+      parts.push(`[${s.name}]\n` + s.lines.map((l) => `${l.key}=${l.value}\n`).join(""));
+    }
+    return parts.join("\n");
+  }
+}

@@ -1,0 +1,19 @@
+// Server block for a UI companion. The Authorization header is injected here,
+// at runtime, so the image never contains a credential.
+export default `# {{header}}
+server {
+    listen 80;
+    server_name _;
+    root /usr/share/nginx/html;
+
+    location / {
+        try_files $uri $uri/ /index.html;
+    }
+
+    location /bitcoin-rpc/ {
+        proxy_pass http://{{bitcoin_host}}:8332/;
+        proxy_set_header Authorization "Basic {{basic_auth}}";
+        proxy_set_header Host $host;
+    }
+}
+`;

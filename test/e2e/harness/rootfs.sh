@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Build (or reuse) the cached Debian trixie rootfs the e2e harness boots with
+# systemd-nspawn: systemd 257 + podman 5.4 + a static busybox for test images.
+#
+# Usage: test/e2e/harness/rootfs.sh [DIR]     (default: .cache/e2e/rootfs)
+# Prints DIR on stdout; progress goes to stderr.
+#
+# The rootfs is complete iff DIR/.archy-e2e-stamp holds this script's hash:
+# it is built in a temp dir next to DIR and renamed into place only once done,
+# so an interrupted build never leaves a half rootfs that looks complete, and
+# editing this script invalidates the cache.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../../.." && pwd)
+dir=${1:-$repo/.cache/e2e/rootfs}
+case "$dir" in /*) ;; *) dir=$PWD/$dir ;; esac
+parent=$(dirname "$dir")
+stamp_name=.archy-e2e-stamp
+recipe=$(sha256sum "$0" | cut -d' ' -f1)
+
+log() { echo "rootfs.sh: $*" >&2; }
+
+is_complete() { [ -f "$1/$stamp_name" ] && [ "$(cat "$1/$stamp_name")" = "$recipe" ]; }
+
+if is_complete "$dir"; then echo "$dir"; exit 0; fi
+
+[ "$(id -u)" = 0 ] || { log "must run as root (debootstrap)"; exit 1; }
+
+# Host tools come from the host's own (bookworm) apt config; never trixie.
+if ! command -v debootstrap >/dev/null || ! command -v systemd-nspawn >/dev/null; then
+  log "installing debootstrap + systemd-container on the host"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y debootstrap systemd-container >&2 ||
+    { apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y debootstrap systemd-container >&2; }
+fi
+
+mkdir -p "$parent"
+# Serialize concurrent builders; the loser reuses the winner's result.
+exec 9>"$dir.lock"
+flock 9
+if is_complete "$dir"; then echo "$dir"; exit 0; fi
+
+tmp=$(mktemp -d -p "$parent" .rootfs.tmp.XXXXXX)
+chmod 0755 "$tmp" # mktemp makes it 0700; it becomes the guest's /
+# Undo anything debootstrap left mounted (proc, sys) before deleting, and never
+# cross into another file system while deleting.
+cleanup() {
+  [ -d "$tmp" ] || return 0
+  findmnt -rn -o TARGET | grep -F "$tmp" | sort -r | while read -r m; do umount -l "$m" || true; done
+  rm -rf --one-file-system "$tmp"
+}
+trap cleanup EXIT
+
+# The mirror is read from the host's apt config at run time: no host name is
+# ever written into the project.
+mirror=$("$repo/scripts/debian-mirror.sh")
+debs=$parent/debs # keep downloaded .debs so rebuilds skip the network
+mkdir -p "$debs"
+
+log "debootstrap trixie into $tmp (takes ~1.5 min cold)"
+t0=$(date +%s)
+debootstrap --variant=minbase --cache-dir="$debs" \
+  --include=systemd,systemd-sysv,dbus,podman,busybox-static,iproute2,netavark,aardvark-dns,crun,conmon,nftables,iptables \
+  trixie "$tmp" "$mirror" >&2
+log "debootstrap done in $(($(date +%s) - t0)) s"
+
+# --- configuration of the guest ---------------------------------------------
+
+# No getty: the console is read-only and the tests enter with nsenter.
+ln -sf /dev/null "$tmp/etc/systemd/system/console-getty.service"
+ln -sf /dev/null "$tmp/etc/systemd/system/getty@.service"
+# debootstrap copied the host's hostname; boot() sets the machine name.
+echo archy-e2e >"$tmp/etc/hostname"
+# Empty machine-id: systemd generates a transient one per boot.
+: >"$tmp/etc/machine-id"
+# The guest has no network and no apt use: drop package caches (faster copies).
+rm -rf "$tmp"/var/cache/apt/archives/*.deb "$tmp"/var/lib/apt/lists/*_Packages
+
+# Helper that creates the local test image inside the booted machine. No
+# registry is reachable, so the image is the static busybox on a scratch root,
+# imported with `podman import`. Its default command handles SIGTERM so that
+# `podman stop`/`systemctl stop` don't wait for the kill timeout.
+install -d "$tmp/usr/local/bin"
+cat >"$tmp/usr/local/bin/archy-e2e-image" <<'EOF'
+#!/bin/sh
+# Usage: archy-e2e-image [REF]   (default localhost/archy-e2e-busybox:latest)
+set -eu
+ref=${1:-localhost/archy-e2e-busybox:latest}
+podman image exists "$ref" && { echo "$ref"; exit 0; }
+d=$(mktemp -d)
+trap 'rm -rf "$d"' EXIT
+mkdir -p "$d/bin" "$d/etc" "$d/tmp" "$d/root"
+chmod 1777 "$d/tmp"
+cp /usr/bin/busybox "$d/bin/busybox"
+for a in $(/usr/bin/busybox --list); do
+  [ "$a" = busybox ] || ln -s busybox "$d/bin/$a"
+done
+echo 'root:x:0:0:root:/root:/bin/sh' >"$d/etc/passwd"
+echo 'root:x:0:' >"$d/etc/group"
+tar -C "$d" -cf - . | podman import -q \
+  --change 'ENV PATH=/bin' \
+  --change 'CMD ["/bin/sh", "-c", "trap \"exit 0\" TERM; while :; do sleep 1 & wait; done"]' \
+  - "$ref" >/dev/null
+echo "$ref"
+EOF
+chmod 0755 "$tmp/usr/local/bin/archy-e2e-image"
+
+# Sanity: the versions the project targets.
+chroot "$tmp" dpkg-query -W -f='${Package} ${Version}\n' systemd podman busybox-static >&2
+[ -x "$tmp/usr/bin/busybox" ] || { log "busybox-static did not provide /usr/bin/busybox"; exit 1; }
+
+echo "$recipe" >"$tmp/$stamp_name"
+
+# Swap into place: rename is atomic; an older/incomplete DIR is moved aside
+# first and deleted afterwards.
+if [ -e "$dir" ]; then
+  old=$(mktemp -d -p "$parent" .rootfs.old.XXXXXX)
+  mv "$dir" "$old/"
+  mv "$tmp" "$dir"
+  rm -rf --one-file-system "$old"
+else
+  mv "$tmp" "$dir"
+fi
+log "rootfs ready: $dir ($(du -sh "$dir" | cut -f1))"
+echo "$dir"
