@@ -44,6 +44,32 @@ export function buildProgram(): Command {
     .addHelpText("after", examples(["archy-quadlet diff", "archy-quadlet diff --against / --select node.yaml --secrets /var/lib/archy/secrets"]))
     .action(async (o) => (await import("./compile-cmds.js")).diff(o));
 
+  const nodeOptions = (c: Command) =>
+    c
+      .option("--root <dir>", "target filesystem root", "/")
+      .option("--lock-timeout <seconds>", "how long to wait for another apply/rollback/reconcile", "60")
+      .option("--quadlet <path>", "quadlet binary for the preflight dry run (default /usr/libexec/podman/quadlet, or $QUADLET_BIN)")
+      .option("--json", "machine-readable output on stdout (progress goes to stderr)");
+
+  nodeOptions(compileOptions(program.command("apply").description("install a new generation atomically and restart exactly what changed")))
+    .option("--dry-run", "print the plan only")
+    .option("--keep <n>", "generations to keep", "3")
+    .addHelpText("after", examples(["archy-quadlet apply --manifests /usr/share/archy/manifests --select /etc/archy-quadlet/selection.yaml", "archy-quadlet apply --dry-run --json"]))
+    .action(async (o) => (await import("./apply-cmds.js")).applyCmd(o));
+
+  nodeOptions(program.command("rollback").description("switch back to an earlier generation and restart what differs"))
+    .option("--to <id>", "generation to switch to (default: the newest earlier one not marked failed)")
+    .addHelpText("after", examples(["archy-quadlet rollback", "archy-quadlet rollback --to 12"]))
+    .action(async (o) => (await import("./apply-cmds.js")).rollbackCmd(o));
+
+  nodeOptions(program.command("generations").description("list generations: id, time, manifest hash, state"))
+    .addHelpText("after", examples(["archy-quadlet generations", "archy-quadlet generations --json"]))
+    .action(async (o) => (await import("./apply-cmds.js")).generationsCmd(o));
+
+  nodeOptions(program.command("reconcile").description("re-apply the recorded inputs if the active generation drifted (run by archy-quadlet-reconcile.timer)"))
+    .addHelpText("after", examples(["archy-quadlet reconcile"]))
+    .action(async (o) => (await import("./apply-cmds.js")).reconcileCmd(o));
+
   program
     .command("schema")
     .description("print the manifest JSON Schema")

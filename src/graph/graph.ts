@@ -11,8 +11,8 @@ export interface ContainerNode {
   /** Podman container name and unit stem: archy-<id>[-key] for UIs, <id>[-key] for services. */
   name: string;
   spec: Container;
-  /** Edges to other containers (within the app, and to every container of a dependency app). */
-  deps: { to: string; dep: Dependency }[];
+  /** Edges to other containers (within the app, and to every container of a dependency app); `via` is the manifest field path. */
+  deps: { to: string; dep: Dependency; via: string }[];
 }
 
 export interface Graph {
@@ -22,8 +22,8 @@ export interface Graph {
   byName: Map<string, ContainerNode>;
   /** role → provider app id, in this compile. */
   roles: Map<string, string>;
-  /** app id → resolved dependency app ids */
-  appDeps: Map<string, { id: string; dep: Dependency }[]>;
+  /** app id → resolved dependency app ids (`key` is the app id or role as written) */
+  appDeps: Map<string, { id: string; key: string; dep: Dependency }[]>;
   selection?: Selection;
 }
 
@@ -39,9 +39,9 @@ export function buildGraph(all: LoadedApp[], selection: Selection | undefined, s
   let apps: LoadedApp[];
   if (selection) {
     apps = [];
-    for (const id of selection.apps) {
+    for (const [i, id] of selection.apps.entries()) {
       const a = byId.get(id);
-      if (!a) diags.push({ file: selFile ?? "selection", path: "apps", message: `selection names unknown app "${id}"` });
+      if (!a) diags.push({ file: selFile ?? "selection", path: `apps[${i}]`, message: `selection names unknown app "${id}"` });
       else if (!apps.includes(a)) apps.push(a);
     }
   } else apps = [...all];
@@ -57,9 +57,10 @@ export function buildGraph(all: LoadedApp[], selection: Selection | undefined, s
   for (const [role, ps] of [...providers].sort((x, y) => cmp(x[0], y[0]))) {
     if (selection) {
       if (ps.length > 1) {
+        const second = selection.apps.indexOf(ps[1]!.app.id);
         diags.push({
           file: selFile ?? "selection",
-          path: "apps",
+          path: `apps[${second}]`,
           message: `${ps.map((p) => `"${p.app.id}"`).join(" and ")} both provide role "${role}"; select only one`,
         });
       } else roles.set(role, ps[0]!.app.id);
@@ -73,9 +74,9 @@ export function buildGraph(all: LoadedApp[], selection: Selection | undefined, s
   }
 
   const inSet = new Map(apps.map((a) => [a.app.id, a]));
-  const appDeps = new Map<string, { id: string; dep: Dependency }[]>();
+  const appDeps = new Map<string, { id: string; key: string; dep: Dependency }[]>();
   for (const a of apps) {
-    const deps: { id: string; dep: Dependency }[] = [];
+    const deps: { id: string; key: string; dep: Dependency }[] = [];
     for (const [name, dep] of Object.entries(a.app.dependencies ?? {}).sort((x, y) => cmp(x[0], y[0]))) {
       const target = inSet.has(name) ? name : roles.get(name);
       if (!target) {
@@ -94,7 +95,7 @@ export function buildGraph(all: LoadedApp[], selection: Selection | undefined, s
         diags.push({ file: a.file, path: `dependencies.${name}`, message: `app "${a.app.id}" depends on itself` });
         continue;
       }
-      deps.push({ id: target, dep });
+      deps.push({ id: target, key: name, dep });
     }
     appDeps.set(a.app.id, deps);
   }
@@ -102,7 +103,8 @@ export function buildGraph(all: LoadedApp[], selection: Selection | undefined, s
   const appCycle = findCycle([...appDeps.keys()], (id) => (appDeps.get(id) ?? []).map((d) => d.id));
   if (appCycle) {
     const file = inSet.get(appCycle[0]!)!.file;
-    diags.push({ file, path: "dependencies", message: `dependency cycle: ${appCycle.join(" → ")}` });
+    const edge = appDeps.get(appCycle[0]!)!.find((d) => d.id === appCycle[1]);
+    diags.push({ file, path: `dependencies.${edge?.key ?? appCycle[1]}`, message: `dependency cycle: ${appCycle.join(" → ")}` });
   }
 
   // Containers and their names.
@@ -125,25 +127,29 @@ export function buildGraph(all: LoadedApp[], selection: Selection | undefined, s
     for (const [key, dep] of Object.entries(n.spec.depends_on ?? {})) {
       if (!(key in n.app.containers)) {
         diags.push({ file: n.file, path: `containers.${n.key}.depends_on.${key}`, message: `no container "${key}" in app "${n.app.id}"` });
-      } else n.deps.push({ to: containerName(n.app, key), dep });
+      } else n.deps.push({ to: containerName(n.app, key), dep, via: `containers.${n.key}.depends_on.${key}` });
     }
-    for (const { id, dep } of appDeps.get(n.app.id) ?? []) {
+    for (const { id, key: depKey, dep } of appDeps.get(n.app.id) ?? []) {
       const target = inSet.get(id)!.app;
       const targets = Object.entries(target.containers).sort((x, y) => cmp(x[0], y[0]));
       if (dep.condition === "healthy" && !targets.some(([, c]) => c.healthcheck)) {
-        diags.push({ file: n.file, path: `dependencies`, message: `app "${n.app.id}" waits for "${id}" to be healthy, but no container of "${id}" has a healthcheck` });
+        diags.push({ file: n.file, path: `dependencies.${depKey}.condition`, message: `app "${n.app.id}" waits for "${id}" to be healthy, but no container of "${id}" has a healthcheck` });
       }
-      for (const [key] of targets) n.deps.push({ to: containerName(target, key), dep });
+      for (const [key] of targets) n.deps.push({ to: containerName(target, key), dep, via: `dependencies.${depKey}` });
     }
     for (const [key, c] of Object.entries(n.spec.depends_on ?? {})) {
       if (c.condition === "healthy" && !n.app.containers[key]?.healthcheck) {
-        diags.push({ file: n.file, path: `containers.${n.key}.depends_on.${key}`, message: `waits for container "${key}" to be healthy, but it has no healthcheck` });
+        diags.push({ file: n.file, path: `containers.${n.key}.depends_on.${key}.condition`, message: `waits for container "${key}" to be healthy, but it has no healthcheck` });
       }
     }
   }
   if (!appCycle) {
     const cycle = findCycle(nodes.map((n) => n.name), (name) => byName.get(name)?.deps.map((d) => d.to) ?? []);
-    if (cycle) diags.push({ file: byName.get(cycle[0]!)!.file, path: "containers", message: `container dependency cycle: ${cycle.join(" → ")}` });
+    if (cycle) {
+      const from = byName.get(cycle[0]!)!;
+      const via = from.deps.find((d) => d.to === cycle[1])?.via ?? `containers.${from.key}`;
+      diags.push({ file: from.file, path: via, message: `container dependency cycle: ${cycle.join(" → ")}` });
+    }
   }
   if (diags.length > start) return undefined;
 

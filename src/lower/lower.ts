@@ -185,6 +185,15 @@ export function lower(g: Graph, opts: LowerOptions, diags: Diagnostic[]): Lowere
   return out;
 }
 
+/** The manifest field a [Container] key comes from, so a version error points at it. */
+const CONTAINER_KEY_FIELD: Record<string, string> = {
+  Entrypoint: "entrypoint", Exec: "command", User: "user", ReadOnly: "read_only", Environment: "environment",
+  EnvironmentFile: "configs", Volume: "volumes", Tmpfs: "tmpfs", PublishPort: "ports", NetworkAlias: "aliases",
+  HealthCmd: "healthcheck", HealthInterval: "healthcheck", HealthTimeout: "healthcheck", HealthRetries: "healthcheck",
+  HealthStartPeriod: "healthcheck", Notify: "healthcheck", StopTimeout: "stop_timeout", AddCapability: "capabilities",
+  PidsLimit: "pids_limit", Memory: "memory", Image: "build",
+};
+
 const TYPE_TABLE = { container: ["Container", CONTAINER_KEY_SINCE], build: ["Build", BUILD_KEY_SINCE], network: ["Network", NETWORK_KEY_SINCE] } as const;
 
 function checkVersions(units: LoweredUnit[], have: Version, diags: Diagnostic[]): void {
@@ -201,9 +210,11 @@ function checkVersions(units: LoweredUnit[], have: Version, diags: Diagnostic[])
     need(lu.file, lu.path, `.${lu.kind} units`, UNIT_TYPE_SINCE[lu.kind]);
     const s = lu.unit.sections.find((x) => x.name === section) as Section | undefined;
     for (const l of s?.lines ?? []) {
-      need(lu.file, lu.path, `${l.key}=`, table[l.key]);
-      if (l.key === "Notify" && l.value === "healthy") need(lu.file, lu.path, "Notify=healthy", FEATURE_SINCE["Notify=healthy"]);
-      if (l.key === "Image" && l.value.endsWith(".build")) need(lu.file, lu.path, "Image=<name>.build", FEATURE_SINCE["Image=<name>.build"]);
+      // A missing field (a default like PidsLimit) falls back to the container when placed.
+      const field = lu.kind === "container" && CONTAINER_KEY_FIELD[l.key] ? `${lu.path}.${CONTAINER_KEY_FIELD[l.key]}` : lu.path;
+      need(lu.file, field, `${l.key}=`, table[l.key]);
+      if (l.key === "Notify" && l.value === "healthy") need(lu.file, field, "Notify=healthy", FEATURE_SINCE["Notify=healthy"]);
+      if (l.key === "Image" && l.value.endsWith(".build")) need(lu.file, field, "Image=<name>.build", FEATURE_SINCE["Image=<name>.build"]);
     }
   }
 }

@@ -18,7 +18,11 @@ export interface LoadedApp {
   file: string;
   /** Directory the manifest came from: build contexts are relative to it. */
   dir: string;
+  /** Source position of a field path like `containers.web.ports[0]` (see locateIn). */
+  locate?: Locate;
 }
+
+export type Locate = (path: string, at?: "key" | "value") => { line: number; col: number } | undefined;
 
 const MAX_MANIFEST_BYTES = 1 << 20;
 // An alias bomb expands exponentially; real manifests need a handful of aliases.
@@ -48,6 +52,14 @@ export function parseYaml(src: SourceFile, diags: Diagnostic[]): Parsed | undefi
   const problems = [...doc.errors, ...doc.warnings];
   for (const e of problems) {
     const at = e.pos ? position(lines, e.pos[0]) : undefined;
+    if (e.code === "DUPLICATE_KEY" && e.pos) {
+      const dup = duplicateKey(doc, e.pos[0]);
+      if (dup) {
+        const first = position(lines, dup.first);
+        diags.push({ file: src.file, ...at, path: formatPath(dup.path), message: `duplicate key "${String(dup.path[dup.path.length - 1])}" (first defined at line ${first.line})` });
+        continue;
+      }
+    }
     diags.push({ file: src.file, ...at, message: yamlMessage(e.code, e.message) });
   }
   if (problems.length > 0) return undefined;
@@ -72,6 +84,31 @@ function yamlMessage(code: string, message: string): string {
   return `invalid YAML: ${first}`;
 }
 
+/** The path of the map key starting at `offset`, and where that key first appeared in its map. */
+function duplicateKey(doc: Document, offset: number): { path: (string | number)[]; first: number } | undefined {
+  const visit = (node: unknown, path: (string | number)[]): { path: (string | number)[]; first: number } | undefined => {
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        const k = pair.key as Node | null;
+        if (isScalar(k) && k.range?.[0] === offset) {
+          const name = String(k.value);
+          const first = node.items.find((p) => isScalar(p.key) && String(p.key.value) === name)!.key as Node;
+          return { path: [...path, name], first: first.range![0] };
+        }
+        const found = visit(pair.value, [...path, isScalar(k) ? String(k.value) : "?"]);
+        if (found) return found;
+      }
+    } else if (isSeq(node)) {
+      for (let i = 0; i < node.items.length; i++) {
+        const found = visit(node.items[i], [...path, i]);
+        if (found) return found;
+      }
+    }
+    return undefined;
+  };
+  return visit(doc.contents, []);
+}
+
 function describe(v: unknown): string {
   if (v === null || v === undefined) return "an empty document";
   if (Array.isArray(v)) return "a list";
@@ -93,6 +130,48 @@ function nodeAt(doc: Document, path: readonly PropertyKey[], key?: string): { no
   return { node: node as Node };
 }
 
+/** `containers.web.ports[0].host` → ["containers", "web", "ports", 0, "host"] (ids and keys never contain dots). */
+export function parsePath(path: string): (string | number)[] {
+  const out: (string | number)[] = [];
+  for (const m of path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) out.push(m[2] !== undefined ? Number(m[2]) : m[1]!);
+  return out;
+}
+
+/**
+ * Position of a field path: the key of a mapping entry (at: "key", the default)
+ * or its value; a path that does not exist falls back to its nearest ancestor.
+ */
+export function locateIn(parsed: Parsed): Locate {
+  return (path, at = "key") => {
+    let node: unknown = parsed.doc.contents;
+    let keyNode: Node | undefined;
+    for (const seg of parsePath(path)) {
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
+        if (!pair) break;
+        keyNode = pair.key as Node;
+        node = pair.value;
+        if (node === null || node === undefined) break; // `key:` with an empty value
+      } else if (isSeq(node) && typeof seg === "number" && node.items[seg] !== undefined) {
+        keyNode = undefined;
+        node = node.items[seg];
+      } else break;
+    }
+    const value = (node ?? undefined) as Node | undefined;
+    const target = at === "key" && keyNode ? keyNode : (value ?? keyNode);
+    return target?.range ? position(parsed.lines, target.range[0]) : undefined;
+  };
+}
+
+/** Fill in line:col for diagnostics that name a file and a field path but no position. */
+export function placeDiagnostics(diags: Diagnostic[], locators: ReadonlyMap<string, Locate>): void {
+  for (const d of diags) {
+    if (d.line !== undefined) continue;
+    const at = locators.get(d.file)?.(d.path ?? "");
+    if (at) Object.assign(d, at);
+  }
+}
+
 function child(node: unknown, seg: PropertyKey): unknown {
   if (isMap(node)) {
     const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
@@ -107,7 +186,11 @@ export function zodDiagnostics(src: SourceFile, parsed: Parsed, error: z.ZodErro
   for (const issue of error.issues) {
     const keys = issue.code === "unrecognized_keys" ? issue.keys : [undefined];
     for (const key of keys) {
-      const { node, keyNode } = nodeAt(parsed.doc, issue.path, key);
+      let { node, keyNode } = nodeAt(parsed.doc, issue.path, key);
+      // A rule about a whole mapping (exactly one of image/build…) points at its key.
+      if (key === undefined && issue.code === "custom" && isMap(node) && issue.path.length > 0) {
+        keyNode = nodeAt(parsed.doc, issue.path.slice(0, -1), String(issue.path[issue.path.length - 1])).keyNode;
+      }
       const range = (keyNode ?? node)?.range;
       const at = range ? position(parsed.lines, range[0]) : { line: 1, col: 1 };
       const path = formatPath(key !== undefined ? [...issue.path, key] : issue.path);
@@ -141,10 +224,14 @@ export function parseApp(src: SourceFile, dir: string, diags: Diagnostic[]): Loa
     diags.push(...zodDiagnostics(src, parsed, result.error));
     return undefined;
   }
-  return { app: result.data, file: src.file, dir };
+  return { app: result.data, file: src.file, dir, locate: locateIn(parsed) };
 }
 
 export function parseSelection(src: SourceFile, diags: Diagnostic[]): Selection | undefined {
+  return parseSelectionLocated(src, diags)?.selection;
+}
+
+export function parseSelectionLocated(src: SourceFile, diags: Diagnostic[]): { selection: Selection; locate: Locate } | undefined {
   const parsed = parseYaml(src, diags);
   if (!parsed) return undefined;
   const result = selectionSchema.safeParse(parsed.value, { reportInput: true });
@@ -152,7 +239,7 @@ export function parseSelection(src: SourceFile, diags: Diagnostic[]): Selection 
     diags.push(...zodDiagnostics(src, parsed, result.error));
     return undefined;
   }
-  return result.data;
+  return { selection: result.data, locate: locateIn(parsed) };
 }
 
 /** Decode strictly: a manifest with invalid UTF-8 is an error, not mojibake in a unit. */
@@ -200,7 +287,7 @@ export function readManifestDir(dir: string, diags: Diagnostic[]): LoadedApp[] {
     if (!loaded) continue;
     const stem = name.replace(/\.ya?ml$/, "");
     if (stem !== loaded.app.id) {
-      diags.push({ file, line: 1, col: 1, path: "id", message: `app id "${loaded.app.id}" must match the file name "${stem}"` });
+      diags.push({ file, ...(loaded.locate?.("id", "value") ?? { line: 1, col: 1 }), path: "id", message: `app id "${loaded.app.id}" must match the file name "${stem}"` });
       continue;
     }
     apps.push(loaded);

@@ -11,7 +11,7 @@ const lineSafe = z.string().refine(noLineBreaks, {
 
 export const appId = z
   .string()
-  .min(1, "app id must not be empty")
+  .min(1, { message: "app id must not be empty", abort: true })
   .max(48, "app id must be at most 48 characters")
   .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, "app id must be DNS-safe: lowercase letters, digits and '-', not starting or ending with '-'");
 
@@ -51,6 +51,14 @@ const hostPath = z
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "environment variable names are [A-Za-z_][A-Za-z0-9_]*");
 
 const command = z.array(lineSafe).min(1, "command must have at least one word");
+
+// Exec= words go through quadlet's splitter and then systemd's ExecStart= parser:
+// quadlet stops at an empty word (dropping it and everything after), and systemd
+// reads a bare `;` as a command separator. Neither can be quoted past both.
+const execWord = lineSafe
+  .min(1, "an empty argument cannot be passed through quadlet's Exec= (it drops it and every argument after it)")
+  .refine((w) => w !== ";", "a lone `;` argument would be read by systemd as a command separator");
+const execCommand = z.array(execWord).min(1, "command must have at least one word");
 
 export const dependencySchema = z.strictObject({
   condition: z.enum(["started", "healthy"]).default("started").describe("started: ordering only; healthy: wait until its health check passes"),
@@ -97,7 +105,7 @@ export const containerSchema = z
     image: imageRef.optional(),
     build: buildSchema.optional(),
     entrypoint: command.optional(),
-    command: command.optional().describe("arguments after the image (Exec=)"),
+    command: execCommand.optional().describe("arguments after the image (Exec=)"),
     environment: z.record(envName, lineSafe).optional(),
     volumes: z.array(volumeSchema).optional(),
     ports: z.array(portSchema).optional(),
@@ -113,8 +121,12 @@ export const containerSchema = z
     pids_limit: z.number().int().min(1).max(1_000_000).optional(),
     capabilities: z.array(z.string().regex(/^[A-Z_]+$/, "capability names are upper case, e.g. NET_BIND_SERVICE")).optional().describe("capabilities to keep; all others are dropped"),
   })
-  .refine((c) => (c.image === undefined) !== (c.build === undefined), {
-    message: "a container needs exactly one of `image` or `build`",
+  .superRefine((c, ctx) => {
+    if (c.image !== undefined && c.build !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["build"], message: "a container has either `image` or `build`, not both" });
+    } else if (c.image === undefined && c.build === undefined) {
+      ctx.addIssue({ code: "custom", message: "a container needs `image` (a registry image) or `build` (a local build context)" });
+    }
   });
 
 export const appSchema = z.strictObject({

@@ -3,12 +3,13 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join, relative } from "node:path";
-import { readManifestDir, parseSelection, readSource, type LoadedApp } from "../manifest/read.js";
+import { readManifestDir, parseSelectionLocated, placeDiagnostics, readSource, type LoadedApp, type Locate } from "../manifest/read.js";
 import type { Selection } from "../manifest/schema.js";
 import { cmp, type Diagnostic } from "../manifest/diagnostics.js";
 import { buildGraph, type Graph } from "../graph/graph.js";
 import { lower, UNIT_DIR, buildContextDir, SYSTEM_APPS, type OutputFile, type LowerOptions } from "../lower/lower.js";
 import { DEFAULT_PODMAN, type Version } from "../lower/versions.js";
+import { systemUnits } from "../lower/system-units.js";
 import { deriveConfigs } from "../configs/derive.js";
 import type { SecretSource } from "../configs/secrets.js";
 
@@ -25,19 +26,34 @@ export interface CompileResult {
   diagnostics: Diagnostic[];
 }
 
-export function loadInputs(opts: { manifests: string; select?: string }, diags: Diagnostic[]): { apps: LoadedApp[]; selection?: Selection } {
+export function loadInputs(opts: { manifests: string; select?: string }, diags: Diagnostic[]): { apps: LoadedApp[]; selection?: Selection; locators: Map<string, Locate> } {
   const apps = readManifestDir(opts.manifests, diags);
+  const locators = new Map<string, Locate>();
+  for (const a of apps) if (a.locate) locators.set(a.file, a.locate);
   let selection: Selection | undefined;
   if (opts.select) {
     const src = readSource(opts.select, diags);
-    if (src) selection = parseSelection(src, diags);
+    const parsed = src ? parseSelectionLocated(src, diags) : undefined;
+    if (parsed) {
+      selection = parsed.selection;
+      locators.set(opts.select, parsed.locate);
+    }
   }
-  return { apps, selection };
+  return { apps, selection, locators };
 }
 
 export function compile(opts: CompileOptions): CompileResult {
+  const locators = new Map<string, Locate>();
+  const r = compileUnplaced(opts, locators);
+  // Later stages name a file and a field path; point them at the source too.
+  placeDiagnostics(r.diagnostics, locators);
+  return r;
+}
+
+function compileUnplaced(opts: CompileOptions, locators: Map<string, Locate>): CompileResult {
   const diags: Diagnostic[] = [];
-  const { apps, selection } = loadInputs(opts, diags);
+  const { apps, selection, locators: found } = loadInputs(opts, diags);
+  for (const [file, locate] of found) locators.set(file, locate);
   checkHostPaths(apps, diags);
   if (diags.length > 0 || (opts.select && !selection)) return { files: [], diagnostics: diags };
   const graph = buildGraph(apps, selection, opts.select, diags);
@@ -55,6 +71,7 @@ export function compile(opts: CompileOptions): CompileResult {
     ...units.map((u) => ({ path: `${UNIT_DIR}/${u.unit.name}`, content: u.unit.serialize(), mode: 0o644, source: u.file === "archy.network" ? undefined : u.file })),
     ...derived.files,
     ...build.files,
+    ...systemUnits(graph),
   ];
   files.sort((a, b) => cmp(a.path, b.path));
   return { files, graph, diagnostics: diags };
@@ -83,7 +100,7 @@ function checkPorts(g: Graph, diags: Diagnostic[]): void {
     (n.spec.ports ?? []).forEach((p, i) => {
       const key = `${p.host}/${p.protocol}`;
       const prev = used.get(key);
-      if (prev) diags.push({ file: n.file, path: `containers.${n.key}.ports[${i}]`, message: `host port ${key} is already published by ${prev}` });
+      if (prev) diags.push({ file: n.file, path: `containers.${n.key}.ports[${i}].host`, message: `host port ${key} is already published by ${prev}` });
       else used.set(key, `container "${n.name}" (${n.file})`);
     });
   }

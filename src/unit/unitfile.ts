@@ -105,7 +105,12 @@ export class Section {
 
   /** Exec-style word list (Exec=, PodmanArgs=, EnvironmentFile=…): quoted and C-escaped. */
   words(key: string, words: readonly string[]): this {
-    for (const w of words) checkLine(key, w);
+    for (const w of words) {
+      checkLine(key, w);
+      // quadlet's splitter stops at an empty word; systemd splits ExecStart= at a bare `;`.
+      if (this.execContext && w === "") throw new UnitValueError(`${key}= cannot carry an empty word (quadlet drops it and every word after it)`);
+      if (this.execContext && w === ";") throw new UnitValueError(`${key}= cannot carry a lone \`;\` (systemd reads it as a command separator)`);
+    }
     return this.push(key, escapeWords(words, this.execContext));
   }
 

@@ -40,16 +40,22 @@ exec 9>"$dir.lock"
 flock 9
 if is_complete "$dir"; then echo "$dir"; exit 0; fi
 
-tmp=$(mktemp -d -p "$parent" .rootfs.tmp.XXXXXX)
-chmod 0755 "$tmp" # mktemp makes it 0700; it becomes the guest's /
 # Undo anything debootstrap left mounted (proc, sys) before deleting, and never
 # cross into another file system while deleting.
-cleanup() {
-  [ -d "$tmp" ] || return 0
-  findmnt -rn -o TARGET | grep -F "$tmp" | sort -r | while read -r m; do umount -l "$m" || true; done
-  rm -rf --one-file-system "$tmp"
+remove_tree() {
+  findmnt -rn -o TARGET | { grep -F "$1/" || true; } | sort -r | while read -r m; do umount -l "$m" || true; done
+  rm -rf --one-file-system "$1"
 }
-trap cleanup EXIT
+base=$(basename "$dir")
+# Leftovers of an earlier build of this DIR that was killed (we hold the lock).
+for stale in "$parent/.$base.tmp."* "$parent/.$base.old."*; do
+  if [ -e "$stale" ]; then log "removing stale $stale"; remove_tree "$stale"; fi
+done
+
+tmp=$(mktemp -d -p "$parent" ".$base.tmp.XXXXXX")
+chmod 0755 "$tmp" # mktemp makes it 0700; it becomes the guest's /
+trap '[ -d "$tmp" ] && remove_tree "$tmp"' EXIT
+trap 'exit 130' INT TERM HUP # make sure the EXIT trap runs on signals too
 
 # The mirror is read from the host's apt config at run time: no host name is
 # ever written into the project.
@@ -57,7 +63,7 @@ mirror=$("$repo/scripts/debian-mirror.sh")
 debs=$parent/debs # keep downloaded .debs so rebuilds skip the network
 mkdir -p "$debs"
 
-log "debootstrap trixie into $tmp (takes ~1.5 min cold)"
+log "debootstrap trixie into $tmp (~45 s cold here)"
 t0=$(date +%s)
 debootstrap --variant=minbase --cache-dir="$debs" \
   --include=systemd,systemd-sysv,dbus,podman,busybox-static,iproute2,netavark,aardvark-dns,crun,conmon,nftables,iptables \
@@ -114,10 +120,10 @@ echo "$recipe" >"$tmp/$stamp_name"
 # Swap into place: rename is atomic; an older/incomplete DIR is moved aside
 # first and deleted afterwards.
 if [ -e "$dir" ]; then
-  old=$(mktemp -d -p "$parent" .rootfs.old.XXXXXX)
+  old=$(mktemp -d -p "$parent" ".$base.old.XXXXXX")
   mv "$dir" "$old/"
   mv "$tmp" "$dir"
-  rm -rf --one-file-system "$old"
+  remove_tree "$old"
 else
   mv "$tmp" "$dir"
 fi

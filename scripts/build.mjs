@@ -1,0 +1,116 @@
+#!/usr/bin/env node
+// npm run build → dist/archy-quadlet.mjs: one self-contained ESM file, every
+// dependency inlined, runnable with `node dist/archy-quadlet.mjs` and no
+// node_modules anywhere.
+//
+// No code splitting: esbuild then wraps each dynamically imported module (and
+// everything only it imports) in a lazy initialiser, so `generate` still never
+// evaluates diff's patch code, execa or src/apply beyond write.ts. Identifiers
+// are not minified, so stack traces stay readable.
+//
+// Flags: --metafile writes dist/meta.json (for `npx esbuild --analyze`-style
+// inspection); --quiet prints nothing on success.
+import { build } from "esbuild";
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { builtinModules } from "node:module";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const outfile = join(root, "dist", "archy-quadlet.mjs");
+const args = new Set(process.argv.slice(2));
+
+// commander and yaml ship CommonJS that calls require("events") etc.; in an ESM
+// bundle esbuild's __require needs a real `require` to forward to.
+// (The #!/usr/bin/env node line comes from src/cli/run.ts; ensureShebang() below
+// adds it should that ever change.)
+const banner = [
+  'import { createRequire as __archyCreateRequire } from "node:module";',
+  "const require = __archyCreateRequire(import.meta.url);",
+].join("\n");
+
+// zod re-exports all ~50 of its message locales as `z.locales` (300 KiB, a
+// third of the bundle, parsed and initialised on every run). Nothing here
+// switches locale and zod's default (English) is imported by zod itself from
+// locales/en.js, so `z.locales` keeps only `en`; messages are unchanged.
+const zodEnglishOnly = {
+  name: "zod-english-only",
+  setup(b) {
+    b.onResolve({ filter: /\/locales\/index\.js$/ }, (a) =>
+      /[\\/]zod[\\/]v4[\\/](classic|core)[\\/]/.test(a.importer) ? { path: join(dirname(a.importer), "../locales/index.js"), namespace: "zod-locales" } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: "zod-locales" }, (a) => ({
+      contents: 'export { default as en } from "./en.js";\n',
+      resolveDir: dirname(a.path),
+      loader: "js",
+    }));
+  },
+};
+
+// commander loads node:child_process at start-up only for git-style executable
+// subcommands, which this CLI does not have; defer it to the first spawn.
+const commanderLazyChildProcess = {
+  name: "commander-lazy-child-process",
+  setup(b) {
+    b.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, (a) => {
+      const eager = "const childProcess = require('node:child_process');";
+      const text = readFileSync(a.path, "utf8");
+      if (!text.includes(eager)) return { warnings: [{ text: "commander changed: node:child_process stays eager" }] };
+      const lazy = "const childProcess = { spawn: (...args) => require('node:child_process').spawn(...args) };";
+      return { contents: text.replace(eager, lazy), loader: "js" };
+    });
+  },
+};
+
+mkdirSync(dirname(outfile), { recursive: true });
+const started = performance.now();
+const result = await build({
+  absWorkingDir: root,
+  entryPoints: [join(root, "src/cli/run.ts")],
+  outfile,
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  // Only Node built-ins stay external (platform: node does that); nothing else.
+  packages: "bundle",
+  mainFields: ["module", "main"],
+  conditions: ["node", "import"],
+  minifySyntax: true,
+  minifyWhitespace: true,
+  minifyIdentifiers: false,
+  keepNames: false,
+  legalComments: "none",
+  banner: { js: banner },
+  plugins: [zodEnglishOnly, commanderLazyChildProcess],
+  metafile: true,
+  logLevel: "warning",
+});
+
+if (args.has("--metafile")) writeFileSync(join(root, "dist", "meta.json"), JSON.stringify(result.metafile));
+
+// Guard: nothing may be left as an import of a package (it would need node_modules).
+const output = result.metafile.outputs[relative(root, outfile)];
+const external = (output?.imports ?? []).filter((i) => i.external && !i.path.startsWith("node:") && !isBuiltin(i.path));
+if (external.length > 0) {
+  console.error(`build: bundle still imports packages: ${external.map((i) => i.path).join(", ")}`);
+  process.exit(1);
+}
+
+ensureShebang();
+chmodSync(outfile, 0o755);
+
+if (!args.has("--quiet")) {
+  const size = statSync(outfile).size;
+  const ms = Math.round(performance.now() - started);
+  console.log(`${relative(root, outfile)}: ${(size / 1024).toFixed(1)} KiB (${size} bytes), ${Object.keys(result.metafile.inputs).length} inputs, ${ms} ms`);
+}
+
+function isBuiltin(p) {
+  return builtinModules.includes(p.split("/")[0]);
+}
+
+function ensureShebang() {
+  const text = readFileSync(outfile, "utf8");
+  if (!text.startsWith("#!")) writeFileSync(outfile, `#!/usr/bin/env node\n${text}`);
+}

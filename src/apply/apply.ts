@@ -1,0 +1,290 @@
+// apply / rollback / reconcile: the only code that changes a node. Everything
+// is computed first (compile, plan, preflight); then one rename switches.
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { join, resolve } from "node:path";
+import { compile } from "../plan/compile.js";
+import { SecretStore } from "../configs/secrets.js";
+import { UserError, cmp } from "../manifest/diagnostics.js";
+import { parseVersion, type Version } from "../lower/versions.js";
+import { UNIT_DIR } from "../lower/lower.js";
+import type { SystemAdapter } from "./adapter.js";
+import { computePlan, formatPlan, serviceOf, type Plan, type Step, type Tree } from "./plan.js";
+import {
+  acquireLock, collectGarbage, currentId, ensureStableLinks, ensureStateDir, genDir, listGenerations, prune, readGeneration,
+  readMeta, statePaths, switchCurrent, toTree, treeHash, writeGeneration, writeMeta, type GenMeta, type GenState,
+} from "./state.js";
+
+export const DEFAULT_QUADLET = "/usr/libexec/podman/quadlet";
+export const DEFAULT_KEEP = 3;
+export const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
+
+export class ApplyError extends Error {
+  constructor(
+    message: string,
+    readonly code = 3,
+  ) {
+    super(message);
+  }
+}
+
+export interface Inputs {
+  manifests: string;
+  select?: string;
+  secrets: string;
+  podman?: string;
+  keep: number;
+}
+
+export interface Env {
+  root: string;
+  adapter: SystemAdapter;
+  log: (line: string) => void;
+  quadlet?: string;
+  lockTimeoutMs?: number;
+}
+
+export interface ApplyResult {
+  noop: boolean;
+  plan: Plan;
+  generation?: number;
+  failures: { unit: string; error: string }[];
+}
+
+function manifestHash(inputs: Inputs): string {
+  const h = createHash("sha256");
+  for (const n of readdirSync(inputs.manifests).filter((x) => /\.ya?ml$/.test(x)).sort(cmp)) {
+    h.update(`${n}\0`).update(readFileSync(join(inputs.manifests, n)));
+  }
+  if (inputs.select) h.update("\0select\0").update(readFileSync(inputs.select));
+  return h.digest("hex").slice(0, 16);
+}
+
+function compileFor(inputs: Inputs, podman: Version | undefined) {
+  const secrets = new SecretStore(inputs.secrets);
+  const r = compile({ manifests: inputs.manifests, select: inputs.select, podman, secrets });
+  if (r.diagnostics.length > 0) throw new UserError(r.diagnostics);
+  return { files: r.files, secrets };
+}
+
+async function withLock<T>(env: Env, fn: () => Promise<T>): Promise<T> {
+  ensureStateDir(env.root);
+  const release = await acquireLock(env.root, env.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS, (pid) =>
+    env.log(`waiting for lock held by pid ${pid} (another apply, rollback or reconcile)`),
+  );
+  try {
+    return await fn();
+  } finally {
+    release();
+  }
+}
+
+/** Run real quadlet in dry-run mode on a generation; any error aborts before the switch. */
+export async function preflight(env: Env, dir: string, tree: Tree): Promise<void> {
+  const bin = env.quadlet ?? process.env.QUADLET_BIN ?? DEFAULT_QUADLET;
+  const r = await env.adapter.run(bin, ["-dryrun"], { env: { ...process.env, QUADLET_UNIT_DIRS: join(dir, "etc/containers/systemd") } as Record<string, string>, timeoutMs: 60_000 });
+  const errors = r.stderr.split("\n").filter((l) => /error|converting/i.test(l));
+  const missing = [...tree.keys()]
+    .filter((p) => p.startsWith(`${UNIT_DIR}/`) && serviceOf(p))
+    .map((p) => serviceOf(p)!)
+    .filter((svc) => !r.stdout.includes(`---${svc}---`));
+  if (r.code !== 0 || errors.length > 0 || missing.length > 0) {
+    const detail = [r.stderr.trim(), missing.length ? `quadlet produced no service for: ${missing.join(", ")}` : ""].filter(Boolean).join("\n");
+    throw new ApplyError(`quadlet rejected the new generation (exit ${r.code}); nothing was switched:\n${detail}`);
+  }
+}
+
+async function systemctl(env: Env, args: string[]): Promise<{ ok: boolean; error: string }> {
+  const r = await env.adapter.run("systemctl", args, { timeoutMs: 30 * 60_000 });
+  return { ok: r.code === 0, error: (r.stderr || r.stdout).trim() };
+}
+
+/** Execute steps in order; a failed unit's dependents are skipped, independent ones go on. */
+async function execute(env: Env, plan: Plan, next: Tree): Promise<{ unit: string; error: string }[]> {
+  const failures: { unit: string; error: string }[] = [];
+  const failed = new Set<string>();
+  if (plan.daemonReload) {
+    const r = await systemctl(env, ["daemon-reload"]);
+    if (!r.ok) {
+      failures.push({ unit: "daemon-reload", error: r.error });
+      return failures;
+    }
+  }
+  const after = afterMap(next);
+  for (const s of plan.steps) {
+    if (s.action === "network-rm") {
+      env.log(`podman network rm ${s.network}`);
+      const r = await env.adapter.run("podman", ["network", "rm", "--force", s.network], { timeoutMs: 120_000 });
+      if (r.code !== 0 && !/network not found|no such network/i.test(r.stderr)) failures.push({ unit: `network ${s.network}`, error: r.stderr.trim() });
+      continue;
+    }
+    const blocker = s.action !== "stop" ? [...(after.get(s.unit) ?? [])].find((d) => failed.has(d)) : undefined;
+    if (blocker) {
+      env.log(`skip ${s.unit}: dependency ${blocker} failed`);
+      failures.push({ unit: s.unit, error: `skipped: dependency ${blocker} failed` });
+      failed.add(s.unit);
+      continue;
+    }
+    env.log(`${s.action} ${s.unit} (${s.why})`);
+    const r = await systemctl(env, [s.action, s.unit]);
+    if (!r.ok) {
+      env.log(`${s.action} ${s.unit} failed: ${r.error.split("\n")[0] ?? ""}`);
+      failures.push({ unit: s.unit, error: r.error });
+      failed.add(s.unit);
+    }
+  }
+  return failures;
+}
+
+function afterMap(tree: Tree): Map<string, Set<string>> {
+  const m = new Map<string, Set<string>>();
+  for (const [p, f] of tree) {
+    if (!p.endsWith(".container")) continue;
+    const set = new Set<string>();
+    for (const x of f.content.toString("utf8").matchAll(/^After=(\S+)$/gm)) set.add(x[1]!);
+    m.set(serviceOf(p)!, set);
+  }
+  return m;
+}
+
+function activeTree(root: string): { id?: number; tree: Tree } {
+  const id = currentId(root);
+  return { id, tree: id !== undefined && existsSync(genDir(root, id)) ? readGeneration(root, id) : new Map() };
+}
+
+function otaFallback(root: string): number | undefined {
+  try {
+    const m = JSON.parse(readFileSync(join(statePaths(root).ota, "pending.json"), "utf8")) as { fallback?: number };
+    return typeof m.fallback === "number" ? m.fallback : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function otaPending(root: string): boolean {
+  return existsSync(join(statePaths(root).ota, "pending.json"));
+}
+
+function saveInputs(root: string, inputs: Inputs): void {
+  const p = statePaths(root).inputs;
+  writeFileSync(`${p}.tmp`, JSON.stringify(inputs, null, 2) + "\n", { mode: 0o644 });
+  renameSync(`${p}.tmp`, p);
+}
+
+export function loadInputs(root: string): Inputs {
+  try {
+    return JSON.parse(readFileSync(statePaths(root).inputs, "utf8")) as Inputs;
+  } catch {
+    throw new ApplyError(`no recorded inputs at ${statePaths(root).inputs}: run apply once first`, 2);
+  }
+}
+
+function checkRoot(root: string): void {
+  let ok = false;
+  try {
+    ok = statSync(root).isDirectory();
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new ApplyError(`target root ${root} does not exist or is not a directory`, 2);
+}
+
+/** Switch to `next` (already written as generation id), then restart exactly what the plan says. */
+async function activate(env: Env, plan: Plan, id: number, next: Tree): Promise<{ unit: string; error: string }[]> {
+  ensureStableLinks(env.root);
+  switchCurrent(env.root, id);
+  env.log(`switched to generation ${id}`);
+  return execute(env, plan, next);
+}
+
+export async function apply(env: Env, inputs: Inputs, opts: { dryRun?: boolean; podman?: Version } = {}): Promise<ApplyResult> {
+  checkRoot(env.root);
+  inputs = { ...inputs, manifests: resolve(inputs.manifests), select: inputs.select && resolve(inputs.select), secrets: resolve(inputs.secrets) };
+  const { files, secrets } = compileFor(inputs, opts.podman);
+  const next = toTree(files);
+
+  const run = async (): Promise<ApplyResult> => {
+    if (!opts.dryRun) collectGarbage(env.root);
+    const active = activeTree(env.root);
+    const missingLinks = ensureStableLinks(env.root, true);
+    const plan = computePlan(active.tree, next);
+    const noop = plan.changed.length === 0 && missingLinks.length === 0 && !secrets.hasPending();
+    env.log(noop ? `generation ${active.id} is up to date: nothing to do` : formatPlan(plan));
+    if (noop || opts.dryRun) return { noop, plan, generation: active.id, failures: [] };
+
+    const id = Math.max(0, ...listGenerations(env.root).map((g) => g.id), active.id ?? 0) + 1;
+    const meta: GenMeta = { id, time: new Date().toISOString(), manifestHash: manifestHash(inputs), treeHash: treeHash(next), state: "applied" };
+    secrets.persist();
+    writeGeneration(env.root, id, files, meta);
+    try {
+      await preflight(env, genDir(env.root, id), next);
+    } catch (e) {
+      rmSync(genDir(env.root, id), { recursive: true, force: true });
+      throw e;
+    }
+    const failures = await activate(env, plan, id, next);
+    saveInputs(env.root, inputs);
+    const state: GenState = failures.length ? "failed" : otaPending(env.root) ? "pending" : "good";
+    writeMeta(env.root, { ...meta, state, note: failures.length ? `failed: ${failures.map((f) => f.unit).join(", ")}` : undefined });
+    const fb = otaFallback(env.root);
+    const removed = prune(env.root, inputs.keep, new Set([id, ...(fb !== undefined ? [fb] : [])]));
+    if (removed.length) env.log(`pruned generation${removed.length > 1 ? "s" : ""} ${removed.join(", ")}`);
+    return { noop: false, plan, generation: id, failures };
+  };
+  return opts.dryRun ? run() : withLock(env, run);
+}
+
+export async function rollback(env: Env, to?: number, opts: { markFailed?: string } = {}): Promise<ApplyResult> {
+  checkRoot(env.root);
+  return withLock(env, async () => {
+    const cur = currentId(env.root);
+    const gens = listGenerations(env.root);
+    const target = to ?? [...gens].reverse().find((g) => cur !== undefined && g.id < cur && g.state !== "failed")?.id;
+    if (target === undefined) throw new ApplyError("no earlier generation to roll back to");
+    if (target === cur) throw new ApplyError(`generation ${target} is already current`);
+    if (!readMeta(env.root, target)) throw new ApplyError(`generation ${target} does not exist (see: archy-quadlet generations)`, 2);
+    const active = activeTree(env.root);
+    const next = readGeneration(env.root, target);
+    const plan = computePlan(active.tree, next);
+    env.log(`rollback ${cur ?? "-"} → ${target}\n${formatPlan(plan)}`);
+    await preflight(env, genDir(env.root, target), next);
+    const failures = await activate(env, plan, target, next);
+    if (cur !== undefined) {
+      const m = readMeta(env.root, cur);
+      if (m && opts.markFailed) writeMeta(env.root, { ...m, state: "failed", note: opts.markFailed });
+      else if (m) writeMeta(env.root, { ...m, note: `rolled back to ${target}` });
+    }
+    return { noop: false, plan, generation: target, failures };
+  });
+}
+
+/**
+ * Level-triggered repair: recompile from the recorded inputs and apply only on
+ * drift. After a rollback, inputs that still describe the generation rolled
+ * back from are not re-applied (that would undo the rollback).
+ */
+export async function reconcile(env: Env): Promise<ApplyResult | undefined> {
+  const inputs = loadInputs(env.root);
+  const podman = inputs.podman ? parseVersion(inputs.podman) : undefined;
+  const { files } = compileFor(inputs, podman);
+  const next = toTree(files);
+  const cur = currentId(env.root);
+  const curMeta = cur !== undefined ? readMeta(env.root, cur) : undefined;
+  const wantHash = treeHash(next);
+  const rolledBackFrom = listGenerations(env.root).find((g) => g.treeHash === wantHash && cur !== undefined && g.id > cur && g.state === "failed");
+  if (rolledBackFrom) {
+    env.log(`inputs describe generation ${rolledBackFrom.id}, which failed and was rolled back; not re-applying (fix the release, then run apply)`);
+    return undefined;
+  }
+  const active = activeTree(env.root);
+  const drift = computePlan(active.tree, next).changed.length > 0 || ensureStableLinks(env.root, true).length > 0;
+  if (!drift && curMeta) return undefined;
+  env.log("drift found: applying");
+  return apply(env, inputs, { podman });
+}
+
+export function describeGenerations(root: string): (GenMeta & { current: boolean })[] {
+  const cur = currentId(root);
+  return listGenerations(root).map((g) => ({ ...g, current: g.id === cur }));
+}
+

@@ -1,0 +1,354 @@
+// The state dir archy-quadlet owns on a node:
+//   var/lib/archy-quadlet/generations/<n>/   complete trees (+ meta.json)
+//   var/lib/archy-quadlet/current -> generations/<n>   (switched by one rename)
+//   var/lib/archy-quadlet/lock, inputs.json, ota/
+// and the stable links through which the active generation is seen.
+import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeSync, constants, chmodSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { dirname, join, relative } from "node:path";
+import { cmp } from "../manifest/diagnostics.js";
+import { UNIT_DIR, CONFIG_ROOT, type OutputFile } from "../lower/lower.js";
+import { CONTAINERS_CONF_DROPIN } from "../configs/derive.js";
+import { SYSTEM_UNIT_DIR, SYSTEM_UNIT_WANTS } from "../lower/system-units.js";
+import { asBuffer } from "../plan/tree.js";
+import type { Tree } from "./plan.js";
+import { tick } from "./fsops.js";
+
+export const STATE_REL = "var/lib/archy-quadlet";
+
+export type GenState = "good" | "pending" | "failed" | "applied";
+
+export interface GenMeta {
+  id: number;
+  time: string;
+  manifestHash: string;
+  treeHash: string;
+  state: GenState;
+  note?: string;
+}
+
+export class StateError extends Error {}
+
+export function statePaths(root: string) {
+  const state = join(root, STATE_REL);
+  return {
+    state,
+    gens: join(state, "generations"),
+    current: join(state, "current"),
+    lock: join(state, "lock"),
+    inputs: join(state, "inputs.json"),
+    ota: join(state, "ota"),
+  };
+}
+
+function fsyncPath(p: string): void {
+  const fd = openSync(p, constants.O_RDONLY);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function writeSynced(abs: string, content: Buffer | string, mode: number): void {
+  const fd = openSync(abs, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
+  try {
+    writeSync(fd, typeof content === "string" ? Buffer.from(content) : content);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  chmodSync(abs, mode); // umask must not decide
+  tick();
+}
+
+export function treeHash(files: Iterable<[string, { content: Buffer | string | Uint8Array; mode: number }]>): string {
+  const h = createHash("sha256");
+  for (const [p, f] of [...files].sort((a, b) => cmp(a[0], b[0]))) {
+    const c = asBuffer(f.content as string | Uint8Array);
+    h.update(`${p}\0${f.mode.toString(8)}\0${c.length}\0`).update(c);
+  }
+  return h.digest("hex");
+}
+
+export function currentId(root: string): number | undefined {
+  try {
+    const target = readlinkSync(statePaths(root).current);
+    const m = /generations\/(\d+)$/.exec(target);
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function genDir(root: string, id: number): string {
+  return join(statePaths(root).gens, String(id));
+}
+
+export function readMeta(root: string, id: number): GenMeta | undefined {
+  try {
+    return JSON.parse(readFileSync(join(genDir(root, id), "meta.json"), "utf8")) as GenMeta;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Rewrite meta.json atomically (temp + rename): states change after the fact. */
+export function writeMeta(root: string, meta: GenMeta): void {
+  const dir = genDir(root, meta.id);
+  const tmp = join(dir, `.meta.json.tmp-${process.pid}`);
+  rmSync(tmp, { force: true });
+  writeSynced(tmp, JSON.stringify(meta, null, 2) + "\n", 0o644);
+  renameSync(tmp, join(dir, "meta.json"));
+  tick();
+  fsyncPath(dir);
+}
+
+export function listGenerations(root: string): GenMeta[] {
+  let names: string[] = [];
+  try {
+    names = readdirSync(statePaths(root).gens);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => /^\d+$/.test(n))
+    .map((n) => readMeta(root, Number(n)))
+    .filter((m): m is GenMeta => m !== undefined)
+    .sort((a, b) => a.id - b.id);
+}
+
+/** Read a generation's tree (everything but meta.json). */
+export function readGeneration(root: string, id: number): Tree {
+  const base = genDir(root, id);
+  const tree: Tree = new Map();
+  const walk = (rel: string) => {
+    for (const e of readdirSync(join(base, rel), { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(r);
+      else if (e.isFile() && r !== "meta.json") {
+        const abs = join(base, r);
+        tree.set(r, { content: readFileSync(abs), mode: lstatSync(abs).mode & 0o7777 });
+      }
+    }
+  };
+  walk("");
+  return tree;
+}
+
+export function toTree(files: OutputFile[]): Tree {
+  return new Map(files.map((f) => [f.path, { content: asBuffer(f.content), mode: f.mode }]));
+}
+
+/** Remove half-built generations left by a crash. */
+export function collectGarbage(root: string): string[] {
+  const { gens } = statePaths(root);
+  const removed: string[] = [];
+  let names: string[] = [];
+  try {
+    names = readdirSync(gens);
+  } catch {
+    return removed;
+  }
+  const cur = currentId(root);
+  for (const n of names) {
+    const complete = /^\d+$/.test(n) && readMeta(root, Number(n)) !== undefined;
+    if (!complete && Number(n) !== cur) {
+      rmSync(join(gens, n), { recursive: true, force: true });
+      removed.push(n);
+    }
+  }
+  for (const n of readdirSync(statePaths(root).state)) {
+    if (n.startsWith("current.tmp")) rmSync(join(statePaths(root).state, n), { force: true });
+  }
+  return removed;
+}
+
+export function ensureStateDir(root: string): void {
+  const { state, gens } = statePaths(root);
+  for (const d of [dirname(dirname(state)), dirname(state), state, gens]) {
+    try {
+      mkdirSync(d, { mode: 0o755 });
+      tick();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+  }
+  // Generations hold secret-bearing files (0600 themselves); the dir stays traversable for containers' bind mounts.
+  const st = lstatSync(state);
+  if (st.isSymbolicLink()) throw new StateError(`refusing to use ${state}: it is a symlink archy-quadlet did not create`);
+}
+
+/** Write a complete generation: temp dir, every file fsynced, meta last, one rename. */
+export function writeGeneration(root: string, id: number, files: OutputFile[], meta: GenMeta): void {
+  const { gens } = statePaths(root);
+  const tmp = join(gens, `.tmp-${id}-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { mode: 0o755 });
+  tick();
+  const dirs = new Set<string>();
+  for (const f of [...files].sort((a, b) => cmp(a.path, b.path))) {
+    const abs = join(tmp, f.path);
+    const d = dirname(abs);
+    if (!dirs.has(d)) {
+      mkdirSync(d, { recursive: true, mode: 0o755 });
+      for (let x = d; x.length > tmp.length; x = dirname(x)) chmodSync(x, 0o755);
+      dirs.add(d);
+      tick();
+    }
+    writeSynced(abs, asBuffer(f.content), f.mode);
+  }
+  writeSynced(join(tmp, "meta.json"), JSON.stringify(meta, null, 2) + "\n", 0o644);
+  for (const d of [...dirs].sort().reverse()) fsyncPath(d);
+  fsyncPath(tmp);
+  renameSync(tmp, genDir(root, id));
+  tick();
+  fsyncPath(gens);
+}
+
+/** The one atomic step: point `current` at generation id. */
+export function switchCurrent(root: string, id: number): void {
+  const { state, current } = statePaths(root);
+  const tmp = join(state, `current.tmp-${process.pid}`);
+  rmSync(tmp, { force: true });
+  symlinkSync(`generations/${id}`, tmp);
+  tick();
+  renameSync(tmp, current);
+  tick();
+  fsyncPath(state);
+}
+
+/** Links from the target filesystem into `current`: path in root → path inside a generation. */
+export function stableLinks(): { at: string; to: string }[] {
+  const viaCurrent = (p: string) => ({ at: p, to: p });
+  const links = [viaCurrent(UNIT_DIR), viaCurrent(CONFIG_ROOT.slice(1)), viaCurrent(CONTAINERS_CONF_DROPIN)];
+  for (const [unit, target] of Object.entries(SYSTEM_UNIT_WANTS)) {
+    links.push(viaCurrent(`${SYSTEM_UNIT_DIR}/${unit}`));
+    links.push({ at: `${SYSTEM_UNIT_DIR}/${target}.wants/${unit}`, to: "" });
+  }
+  links.push(viaCurrent(`${SYSTEM_UNIT_DIR}/archy-quadlet-reconcile.service`));
+  return links.sort((a, b) => cmp(a.at, b.at));
+}
+
+function linkTarget(at: string, to: string): string {
+  // .wants links point at the unit next to them; the rest go through current, relatively,
+  // so a tree under --root works the same as on /.
+  if (to === "") return `../${at.slice(at.lastIndexOf("/") + 1)}`;
+  return relative(dirname(`/${at}`), `/${STATE_REL}/current/${to}`);
+}
+
+/** Create missing stable links; refuse to replace anything that is not ours. Returns what it created. */
+export function ensureStableLinks(root: string, dryRun = false): string[] {
+  const made: string[] = [];
+  for (const { at, to } of stableLinks()) {
+    const abs = join(root, at);
+    const want = linkTarget(at, to);
+    let st;
+    try {
+      st = lstatSync(abs);
+    } catch {
+      st = undefined;
+    }
+    if (st) {
+      if (st.isSymbolicLink() && readlinkSync(abs) === want) continue;
+      throw new StateError(`refusing to replace /${at}: it exists and was not created by archy-quadlet (move it away first)`);
+    }
+    if (dryRun) {
+      made.push(at);
+      continue;
+    }
+    for (const d of ancestors(dirname(at))) {
+      const ad = join(root, d);
+      try {
+        const s = lstatSync(ad);
+        if (s.isSymbolicLink()) throw new StateError(`refusing to write through symlink /${d}`);
+      } catch (e) {
+        if (e instanceof StateError) throw e;
+        mkdirSync(ad, { mode: 0o755 });
+        tick();
+      }
+    }
+    symlinkSync(want, abs);
+    tick();
+    made.push(at);
+  }
+  return made;
+}
+
+function ancestors(rel: string): string[] {
+  const parts = rel.split("/").filter(Boolean);
+  return parts.map((_, i) => parts.slice(0, i + 1).join("/"));
+}
+
+/** Keep the newest `keep` generations plus any protected ones (current, OTA fallback). */
+export function prune(root: string, keep: number, protect: Set<number>): number[] {
+  const all = listGenerations(root).map((g) => g.id);
+  const keepSet = new Set([...all.slice(-keep), ...protect]);
+  const removed: number[] = [];
+  for (const id of all) {
+    if (keepSet.has(id)) continue;
+    // Rename first so a crash mid-delete never leaves a generation that looks complete.
+    const doomed = join(statePaths(root).gens, `.tmp-prune-${id}`);
+    renameSync(genDir(root, id), doomed);
+    tick();
+    rmSync(doomed, { recursive: true, force: true });
+    removed.push(id);
+  }
+  return removed;
+}
+
+export class LockTimeout extends Error {}
+
+/** A lock file holding the owner's pid; a dead owner's lock is taken over. */
+export async function acquireLock(root: string, timeoutMs: number, onWait: (pid: number) => void): Promise<() => void> {
+  const { lock } = statePaths(root);
+  const deadline = Date.now() + timeoutMs;
+  let told = false;
+  for (;;) {
+    try {
+      const fd = openSync(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      return () => {
+        try {
+          if (readFileSync(lock, "utf8").trim() === String(process.pid)) unlinkSync(lock);
+        } catch {
+          /* already gone */
+        }
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    let pid = 0;
+    try {
+      pid = Number(readFileSync(lock, "utf8").trim());
+    } catch {
+      continue;
+    }
+    if (pid > 0 && !alive(pid)) {
+      // Stale: rename is atomic, so only one waiter takes it over.
+      try {
+        renameSync(lock, `${lock}.stale-${process.pid}`);
+        rmSync(`${lock}.stale-${process.pid}`, { force: true });
+      } catch {
+        /* someone else got there */
+      }
+      continue;
+    }
+    if (Date.now() >= deadline) throw new LockTimeout(`another archy-quadlet (pid ${pid}) holds ${lock}; gave up after ${Math.round(timeoutMs / 1000)} s`);
+    if (!told) {
+      onWait(pid);
+      told = true;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
