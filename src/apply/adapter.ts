@@ -56,7 +56,8 @@ export class RecordingAdapter implements SystemAdapter {
     const call = { cmd, args: [...args] };
     if (this.passthrough(call)) return new ExecaAdapter().run(cmd, args, opts);
     this.calls.push(call);
-    if (this.logFile) appendFileSync(this.logFile, JSON.stringify(call) + "\n");
+    // The pid lets a test sharing one log between processes see whose call is whose.
+    if (this.logFile) appendFileSync(this.logFile, JSON.stringify({ ...call, pid: process.pid }) + "\n");
     for (const r of this.rules) {
       const res = r(call);
       if (res) return res;

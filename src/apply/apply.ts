@@ -11,7 +11,7 @@ import { UNIT_DIR } from "../lower/lower.js";
 import type { SystemAdapter } from "./adapter.js";
 import { computePlan, formatPlan, serviceOf, type Plan, type Step, type Tree } from "./plan.js";
 import {
-  acquireLock, collectGarbage, currentId, ensureStableLinks, ensureStateDir, genDir, listGenerations, prune, readGeneration,
+  acquireLock, collectGarbage, currentId, garbage, ensureStableLinks, ensureStateDir, genDir, listGenerations, prune, readGeneration,
   readMeta, statePaths, switchCurrent, toTree, treeHash, writeGeneration, writeMeta, type GenMeta, type GenState,
 } from "./state.js";
 
@@ -203,26 +203,57 @@ export async function apply(env: Env, inputs: Inputs, opts: { dryRun?: boolean; 
   const { files, secrets } = compileFor(inputs, opts.podman);
   const next = toTree(files);
 
-  const run = async (): Promise<ApplyResult> => {
-    if (!opts.dryRun) collectGarbage(env.root);
+  const decide = () => {
     const active = activeTree(env.root);
+    const base = planBase(env.root, active);
     const missingLinks = ensureStableLinks(env.root, true);
-    const plan = computePlan(active.tree, next);
-    const noop = plan.changed.length === 0 && missingLinks.length === 0 && !secrets.hasPending();
-    env.log(noop ? `generation ${active.id} is up to date: nothing to do` : formatPlan(plan));
-    if (noop || opts.dryRun) return { noop, plan, generation: active.id, failures: [] };
+    const plan = computePlan(base.tree, next);
+    const noop = !base.resume && plan.changed.length === 0 && missingLinks.length === 0 && !secrets.hasPending();
+    return { active, base, plan, noop };
+  };
+  const report = (d: ReturnType<typeof decide>): ApplyResult => {
+    env.log(d.noop ? `generation ${d.active.id} is up to date: nothing to do` : formatPlan(d.plan));
+    return { noop: d.noop, plan: d.plan, generation: d.active.id, failures: [] };
+  };
 
-    const id = Math.max(0, ...listGenerations(env.root).map((g) => g.id), active.id ?? 0) + 1;
-    const meta: GenMeta = { id, time: new Date().toISOString(), manifestHash: manifestHash(inputs), treeHash: treeHash(next), state: "applied" };
-    secrets.persist();
-    writeGeneration(env.root, id, files, meta);
-    try {
-      await preflight(env, genDir(env.root, id), next);
-    } catch (e) {
-      rmSync(genDir(env.root, id), { recursive: true, force: true });
-      throw e;
+  // First without the lock: a dry run, a refusal or a no-op (the common case) writes
+  // nothing at all, not even the lock file. A no-op seen this way holds only if no one
+  // held the lock meanwhile and no crash left anything to collect.
+  const seen = currentId(env.root);
+  const probe = decide();
+  if (opts.dryRun) return report(probe);
+  if (probe.noop && !lockHeld(env.root) && garbage(env.root).length === 0 && currentId(env.root) === seen) return report(probe);
+
+  return withLock(env, async (): Promise<ApplyResult> => {
+    collectGarbage(env.root);
+    const d = decide();
+    if (d.noop) return report(d);
+    const { active, base, plan } = d;
+
+    let id: number;
+    let meta: GenMeta;
+    let failures: { unit: string; error: string }[];
+    if (base.resume && treeHash(active.tree) === treeHash(next)) {
+      // The current generation already holds exactly this tree: finish its activation in place.
+      id = base.resume.id;
+      meta = base.resume;
+      env.log(`generation ${id} was switched to but its activation did not finish: resuming\n${formatPlan(plan)}`);
+      ensureStableLinks(env.root);
+      failures = await execute(env, plan, next);
+    } else {
+      env.log(formatPlan(plan));
+      id = Math.max(0, ...listGenerations(env.root).map((g) => g.id), active.id ?? 0) + 1;
+      meta = { id, time: new Date().toISOString(), manifestHash: manifestHash(inputs), treeHash: treeHash(next), state: "applied", from: base.id };
+      secrets.persist();
+      writeGeneration(env.root, id, files, meta);
+      try {
+        await preflight(env, genDir(env.root, id), next);
+      } catch (e) {
+        rmSync(genDir(env.root, id), { recursive: true, force: true });
+        throw e;
+      }
+      failures = await activate(env, plan, id, next);
     }
-    const failures = await activate(env, plan, id, next);
     saveInputs(env.root, inputs);
     const state: GenState = failures.length ? "failed" : otaPending(env.root) ? "pending" : "good";
     writeMeta(env.root, { ...meta, state, note: failures.length ? `failed: ${failures.map((f) => f.unit).join(", ")}` : undefined });
@@ -230,8 +261,23 @@ export async function apply(env: Env, inputs: Inputs, opts: { dryRun?: boolean; 
     const removed = prune(env.root, inputs.keep, new Set([id, ...(fb !== undefined ? [fb] : [])]));
     if (removed.length) env.log(`pruned generation${removed.length > 1 ? "s" : ""} ${removed.join(", ")}`);
     return { noop: false, plan, generation: id, failures };
-  };
-  return opts.dryRun ? run() : withLock(env, run);
+  });
+}
+
+/**
+ * The tree to plan from. A current generation still in state "applied" was switched to
+ * but its activation was cut short (a crash before the restarts finished): plan from the
+ * generation active before it, so the reload and restarts it never made are made now.
+ */
+function planBase(root: string, active: { id?: number; tree: Tree }): { id?: number; tree: Tree; resume?: GenMeta } {
+  const m = active.id !== undefined ? readMeta(root, active.id) : undefined;
+  if (m?.state !== "applied") return active;
+  const prev = m.from !== undefined && readMeta(root, m.from) ? readGeneration(root, m.from) : new Map();
+  return { id: m.from, tree: prev, resume: m };
+}
+
+function lockHeld(root: string): boolean {
+  return existsSync(statePaths(root).lock);
 }
 
 export async function rollback(env: Env, to?: number, opts: { markFailed?: string } = {}): Promise<ApplyResult> {
@@ -251,7 +297,9 @@ export async function rollback(env: Env, to?: number, opts: { markFailed?: strin
     const failures = await activate(env, plan, target, next);
     if (cur !== undefined) {
       const m = readMeta(env.root, cur);
-      if (m && opts.markFailed) writeMeta(env.root, { ...m, state: "failed", note: opts.markFailed });
+      // Leaving a newer generation marks it failed, so reconcile (which recompiles the
+      // inputs that produced it) does not re-apply it and undo the rollback.
+      if (m && (opts.markFailed || target < cur)) writeMeta(env.root, { ...m, state: "failed", note: opts.markFailed ?? `rolled back to ${target}` });
       else if (m) writeMeta(env.root, { ...m, note: `rolled back to ${target}` });
     }
     return { noop: false, plan, generation: target, failures };
@@ -278,7 +326,8 @@ export async function reconcile(env: Env): Promise<ApplyResult | undefined> {
   }
   const active = activeTree(env.root);
   const drift = computePlan(active.tree, next).changed.length > 0 || ensureStableLinks(env.root, true).length > 0;
-  if (!drift && curMeta) return undefined;
+  // A current generation still "applied" never finished activating: apply resumes it.
+  if (!drift && curMeta && curMeta.state !== "applied") return undefined;
   env.log("drift found: applying");
   return apply(env, inputs, { podman });
 }

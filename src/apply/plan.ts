@@ -37,7 +37,7 @@ function same(a: TreeFile | undefined, b: TreeFile | undefined): boolean {
 }
 
 /** service → services it must start after (from After= and quadlet's implicit edges). */
-function dependencyEdges(trees: Tree[]): Map<string, Set<string>> {
+export function dependencyEdges(trees: Tree[]): Map<string, Set<string>> {
   const edges = new Map<string, Set<string>>();
   for (const t of trees) {
     for (const [path, f] of t) {

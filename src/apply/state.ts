@@ -25,6 +25,8 @@ export interface GenMeta {
   treeHash: string;
   state: GenState;
   note?: string;
+  /** Generation active when this one was written: what an interrupted activation plans from. */
+  from?: number;
 }
 
 export class StateError extends Error {}
@@ -140,28 +142,30 @@ export function toTree(files: OutputFile[]): Tree {
   return new Map(files.map((f) => [f.path, { content: asBuffer(f.content), mode: f.mode }]));
 }
 
-/** Remove half-built generations left by a crash. */
-export function collectGarbage(root: string): string[] {
-  const { gens } = statePaths(root);
-  const removed: string[] = [];
+/** What a crash can leave behind: half-built or half-pruned generations, a temp `current` link. */
+export function garbage(root: string): string[] {
+  const { state, gens } = statePaths(root);
   let names: string[] = [];
   try {
     names = readdirSync(gens);
   } catch {
-    return removed;
+    return [];
   }
   const cur = currentId(root);
+  const out: string[] = [];
   for (const n of names) {
     const complete = /^\d+$/.test(n) && readMeta(root, Number(n)) !== undefined;
-    if (!complete && Number(n) !== cur) {
-      rmSync(join(gens, n), { recursive: true, force: true });
-      removed.push(n);
-    }
+    if (!complete && Number(n) !== cur) out.push(join(gens, n));
   }
-  for (const n of readdirSync(statePaths(root).state)) {
-    if (n.startsWith("current.tmp")) rmSync(join(statePaths(root).state, n), { force: true });
-  }
-  return removed;
+  for (const n of readdirSync(state)) if (n.startsWith("current.tmp")) out.push(join(state, n));
+  return out;
+}
+
+/** Remove half-built generations left by a crash. */
+export function collectGarbage(root: string): string[] {
+  const removed = garbage(root);
+  for (const p of removed) rmSync(p, { recursive: true, force: true });
+  return removed.map((p) => p.slice(p.lastIndexOf("/") + 1));
 }
 
 export function ensureStateDir(root: string): void {
@@ -184,6 +188,19 @@ export function writeGeneration(root: string, id: number, files: OutputFile[], m
   const { gens } = statePaths(root);
   const tmp = join(gens, `.tmp-${id}-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
+  try {
+    buildGeneration(tmp, files, meta);
+    renameSync(tmp, genDir(root, id));
+  } catch (e) {
+    // A full or read-only disk: leave no half-built generation (nor its space) behind.
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  tick();
+  fsyncPath(gens);
+}
+
+function buildGeneration(tmp: string, files: OutputFile[], meta: GenMeta): void {
   mkdirSync(tmp, { mode: 0o755 });
   tick();
   const dirs = new Set<string>();
@@ -201,9 +218,6 @@ export function writeGeneration(root: string, id: number, files: OutputFile[], m
   writeSynced(join(tmp, "meta.json"), JSON.stringify(meta, null, 2) + "\n", 0o644);
   for (const d of [...dirs].sort().reverse()) fsyncPath(d);
   fsyncPath(tmp);
-  renameSync(tmp, genDir(root, id));
-  tick();
-  fsyncPath(gens);
 }
 
 /** The one atomic step: point `current` at generation id. */

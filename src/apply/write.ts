@@ -7,19 +7,31 @@ import { asBuffer } from "../plan/tree.js";
 
 export class WriteError extends Error {}
 
-/** Refuse if any existing component between root and path is a symlink. */
-export function assertNoSymlink(root: string, rel: string): void {
+/**
+ * Refuse if any existing component between root and path is a symlink.
+ * `seen` (one per pre-check pass) remembers components already looked at, so
+ * shared parent directories are lstat'ed once instead of once per file.
+ */
+export function assertNoSymlink(root: string, rel: string, seen?: Map<string, boolean>): void {
   const parts = rel.split("/");
   let cur = root;
   for (const p of parts) {
     cur = join(cur, p);
+    const known = seen?.get(cur);
+    if (known === false) return;
+    if (known === true) continue;
     let st;
     try {
-      st = lstatSync(cur);
+      st = lstatSync(cur, { throwIfNoEntry: false });
     } catch {
+      st = undefined;
+    }
+    if (!st) {
+      seen?.set(cur, false);
       return; // does not exist yet: nothing to follow
     }
     if (st.isSymbolicLink()) throw new WriteError(`refusing to write through symlink ${cur} (archy-quadlet did not create it)`);
+    seen?.set(cur, true);
   }
 }
 
@@ -51,7 +63,13 @@ export function writeFileAtomic(abs: string, content: string | Uint8Array, mode:
 
 /** Apply a computed change list to root. All checks run before the first write. */
 export function applyChanges(root: string, changes: Change[]): void {
-  for (const c of changes) assertNoSymlink(root, c.path);
+  const checked = new Map<string, boolean>();
+  for (const c of changes) assertNoSymlink(root, c.path, checked);
+  // Directories already created or found in this run: a 1,000-app tree has
+  // ~2,400 files in ~1,100 directories, and every repeated mkdir is a syscall
+  // plus a thrown EEXIST. A directory written into is never pruned later in
+  // the same (path-sorted) run, since it then holds that file.
+  const ensured = new Set<string>();
   for (const c of changes) {
     const abs = join(root, c.path);
     if (c.kind === "remove") {
@@ -60,7 +78,11 @@ export function applyChanges(root: string, changes: Change[]): void {
     } else if (c.kind === "mode") {
       chmodSync(abs, c.want.mode);
     } else {
-      ensureDir(root, dirname(c.path));
+      const dir = dirname(c.path);
+      if (!ensured.has(dir)) {
+        ensureDir(root, dir);
+        ensured.add(dir);
+      }
       writeFileAtomic(abs, c.want.content, c.want.mode);
     }
   }

@@ -2,7 +2,6 @@
 // never load execa or apply code (start-up budget).
 import { mkdirSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { createTwoFilesPatch } from "diff";
 import { compile, type CompileOptions } from "../plan/compile.js";
 import { compareTree, readTree, redact, type Change } from "../plan/tree.js";
 import { applyChanges, WriteError } from "../apply/write.js";
@@ -93,13 +92,15 @@ export function check(o: CommonOpts & { out: string }): void {
   if (changes.length > 0) throw new Exit(EXIT.drift);
 }
 
-export function diff(o: CommonOpts & { against: string; color?: boolean }): void {
+export async function diff(o: CommonOpts & { against: string; color?: boolean }): Promise<void> {
   const { r, changes } = changesAgainst(o, o.against);
   const secrets = r.secrets.values();
   const color = o.color ?? (process.stdout.isTTY && !process.env.NO_COLOR && !process.env.JOURNAL_STREAM);
   if (o.json) {
     out(JSON.stringify({ same: changes.length === 0, changes: changes.map((c) => ({ path: c.path, kind: c.kind, source: "want" in c ? c.want.source ?? null : null })) }, null, 2));
-  } else {
+  } else if (changes.length > 0) {
+    // Loaded here, not at the top: generate/check never need it (start-up budget).
+    const { createTwoFilesPatch } = await import("diff");
     for (const c of changes) {
       const oldText = c.kind === "add" ? "" : redact(c.have.content.toString("utf8"), secrets);
       const newText = c.kind === "remove" ? "" : redact(String(typeof c.want.content === "string" ? c.want.content : Buffer.from(c.want.content).toString("utf8")), secrets);

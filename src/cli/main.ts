@@ -70,6 +70,23 @@ export function buildProgram(): Command {
     .addHelpText("after", examples(["archy-quadlet reconcile"]))
     .action(async (o) => (await import("./apply-cmds.js")).reconcileCmd(o));
 
+  const ota = program.command("ota").description("OTA release verification hooks");
+  nodeOptions(ota.command("prepare").description("arm verification before restarting into a new release (called by the OTA installer)"))
+    .requiredOption("--release <id>", "release id being installed")
+    .addHelpText("after", examples(["archy-quadlet ota prepare --release 2026.11.2"]))
+    .action(async (o) => (await import("./hook-cmds.js")).otaPrepareCmd(o));
+  nodeOptions(ota.command("verify").description("probe a pending release; mark it good or roll back once (archy-quadlet-ota-verify.service)"))
+    .option("--config <file>", "OTA config (default /etc/archy-quadlet/ota.yaml under --root)")
+    .option("--window <seconds>", "override the probe window")
+    .addHelpText("after", examples(["archy-quadlet ota verify", "archy-quadlet ota verify --window 30"]))
+    .action(async (o) => (await import("./hook-cmds.js")).otaVerifyCmd(o));
+
+  const podman = program.command("podman").description("Podman state hooks");
+  nodeOptions(podman.command("heal").description("classify a broken Podman state and apply only the matching remedy (archy-quadlet-podman-heal.service)"))
+    .option("--podman-version <x.y>", "installed Podman version (enables the 5.8+ BoltDB migration)")
+    .addHelpText("after", examples(["archy-quadlet podman heal", "archy-quadlet podman heal --json"]))
+    .action(async (o) => (await import("./hook-cmds.js")).podmanHealCmd(o));
+
   program
     .command("schema")
     .description("print the manifest JSON Schema")

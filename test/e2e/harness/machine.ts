@@ -289,9 +289,7 @@ async function hostSnapshot(rootfs: string | undefined): Promise<HostSnapshot> {
 
 interface Live {
   name: string;
-  runDir: string;
   nspawn: ChildProcess;
-  exited: Promise<void>;
 }
 
 /** Machines of this process still running, killed synchronously if we exit. */
@@ -385,8 +383,9 @@ function containersConf(): string {
 }
 
 /** The guest's PID 1: nspawn's child whose PID in its own namespace is 1. */
-async function findLeader(nspawnPid: number, deadline: number): Promise<number> {
+async function findLeader(nspawnPid: number, deadline: number, gone: () => boolean): Promise<number> {
   while (Date.now() < deadline) {
+    if (gone()) throw new Error("systemd-nspawn exited during boot");
     for (const e of readdirSync("/proc")) {
       if (!/^\d+$/.test(e)) continue;
       const status = await readFile(`/proc/${e}/status`, "utf8").catch(() => "");
@@ -399,6 +398,47 @@ async function findLeader(nspawnPid: number, deadline: number): Promise<number> 
     await sleep(20);
   }
   throw new Error("timed out waiting for the guest's PID 1");
+}
+
+/**
+ * Give the run its own root at `root`; returns extra nspawn arguments. The
+ * cached rootfs is only ever read.
+ */
+async function prepareRoot(
+  base: string,
+  runDir: string,
+  root: string,
+  name: string,
+  wantOverlay: boolean | undefined,
+): Promise<string[]> {
+  const extra: string[] = [];
+  // overlay (default): ~30 ms here. Copy: 1.3-6 s for ~300 MB on this disk
+  // (reflinks would make it instant on btrfs/xfs). Without an explicit choice,
+  // fall back to the copy where overlayfs can't be mounted.
+  let overlay = wantOverlay !== false;
+  if (overlay) {
+    for (const d of ["upper", "work", "root", "containers"]) await mkdir(join(runDir, d));
+    const o = `lowerdir=${base},upperdir=${join(runDir, "upper")},workdir=${join(runDir, "work")}`;
+    const r = await run("mount", ["-t", "overlay", "overlay", "-o", o, root]);
+    if (r.code !== 0) {
+      if (wantOverlay) throw new Error(`overlay mount failed: ${r.stderr.toString()}`);
+      overlay = false;
+      await rmdir(root);
+    }
+  }
+  if (overlay) {
+    // podman's overlay driver refuses an overlayfs backing store, so its
+    // storage gets a plain directory of this run bind-mounted instead.
+    extra.push(`--bind=${join(runDir, "containers")}:/var/lib/containers`);
+  } else {
+    const r = await run("cp", ["-a", "--reflink=auto", base, root]);
+    if (r.code !== 0) throw new Error(`copying the rootfs failed: ${r.stderr.toString()}`);
+  }
+  await mkdir(join(root, "etc/containers/containers.conf.d"), { recursive: true });
+  await writeFile(join(root, "etc/containers/containers.conf.d/00-e2e-sandbox.conf"), containersConf());
+  // systemd takes the hostname from /etc/hostname, not from nspawn's -M.
+  await writeFile(join(root, "etc/hostname"), `${name}\n`);
+  return extra;
 }
 
 /** Boot a fresh copy of the rootfs and wait until systemd finished booting. */
@@ -414,7 +454,8 @@ export async function boot(opts: BootOptions = {}): Promise<Machine> {
   await reapStale();
 
   const runDir = join(RUNS_DIR, name);
-  if (existsSync(runDir)) await teardown(name, runDir);
+  // reapStale() removed dead runs, so an existing dir belongs to a live process.
+  if (existsSync(runDir)) throw new Error(`machine ${name} is in use by another process (${runDir})`);
   await mkdir(runDir, { recursive: true });
   await writeFile(join(runDir, "owner.pid"), String(process.pid));
   baselines.set(name, { snap: await hostSnapshot(base), rootfs: base, runDir });
@@ -424,32 +465,12 @@ export async function boot(opts: BootOptions = {}): Promise<Machine> {
     "-b", "-D", root, "-M", name,
     "--register=no", "--keep-unit", "--console=read-only", "--private-network",
   ];
-  // overlay (default): ~30 ms here. Copy: 1.3-6 s for ~300 MB on this disk
-  // (reflinks would make it instant on btrfs/xfs). Without an explicit choice,
-  // fall back to the copy where overlayfs can't be mounted.
-  let overlay = opts.overlay !== false;
-  if (overlay) {
-    for (const d of ["upper", "work", "root", "containers"]) await mkdir(join(runDir, d));
-    const o = `lowerdir=${base},upperdir=${join(runDir, "upper")},workdir=${join(runDir, "work")}`;
-    const r = await run("mount", ["-t", "overlay", "overlay", "-o", o, root]);
-    if (r.code !== 0) {
-      if (opts.overlay) throw new Error(`overlay mount failed: ${r.stderr.toString()}`);
-      overlay = false;
-      await rmdir(root);
-    }
+  try {
+    nspawnArgs.push(...(await prepareRoot(base, runDir, root, name, opts.overlay)));
+  } catch (e) {
+    await teardown(name, runDir);
+    throw e;
   }
-  if (overlay) {
-    // podman's overlay driver refuses an overlayfs backing store, so its
-    // storage gets a plain directory of this run bind-mounted instead.
-    nspawnArgs.push(`--bind=${join(runDir, "containers")}:/var/lib/containers`);
-  } else {
-    const r = await run("cp", ["-a", "--reflink=auto", base, root]);
-    if (r.code !== 0) throw new Error(`copying the rootfs failed: ${r.stderr.toString()}`);
-  }
-  await mkdir(join(root, "etc/containers/containers.conf.d"), { recursive: true });
-  await writeFile(join(root, "etc/containers/containers.conf.d/00-e2e-sandbox.conf"), containersConf());
-  // systemd takes the hostname from /etc/hostname, which debootstrap copied from the host.
-  await writeFile(join(root, "etc/hostname"), `${name}\n`);
 
   const consolePath = join(runDir, "console.log");
   const consoleFd = openSync(consolePath, "a");
@@ -469,8 +490,8 @@ export async function boot(opts: BootOptions = {}): Promise<Machine> {
   closeSync(consoleFd);
   nspawn.unref(); // never keep the test process alive on its own
   const exited = new Promise<void>((res) => nspawn.on("exit", () => res()));
-  const entry: Live = { name, runDir, nspawn, exited };
-  live.set(name, entry);
+  const nspawnGone = () => nspawn.exitCode !== null || nspawn.signalCode !== null;
+  live.set(name, { name, nspawn });
 
   let consoleText = "";
   const readConsole = async () =>
@@ -480,26 +501,24 @@ export async function boot(opts: BootOptions = {}): Promise<Machine> {
     await kill();
     throw new Error(`${msg}\n--- console (tail) ---\n${tail}`);
   };
+  // Hard stop + cleanup; shared by failed boots and poweroff().
+  const destroy = async () => {
+    await readConsole();
+    await destroyCgroups(name); // also kills nspawn itself: it runs in them
+    if (!nspawnGone()) {
+      nspawn.kill("SIGKILL");
+      await exited;
+    }
+    live.delete(name);
+    await teardown(name, runDir);
+  };
   let down: Promise<void> | undefined;
-  const kill = () =>
-    (down ??= (async () => {
-      await readConsole();
-      await destroyCgroups(name); // also kills nspawn itself: it runs in them
-      if (nspawn.exitCode === null && nspawn.signalCode === null) {
-        nspawn.kill("SIGKILL");
-        await exited;
-      }
-      live.delete(name);
-      await teardown(name, runDir);
-    })());
+  const kill = () => (down ??= destroy());
 
   const deadline = t0 + bootTimeoutMs;
   let leaderPid = 0;
   try {
-    leaderPid = await Promise.race([
-      findLeader(nspawn.pid ?? -1, deadline),
-      exited.then(() => Promise.reject(new Error("systemd-nspawn exited during boot"))),
-    ]);
+    leaderPid = await findLeader(nspawn.pid ?? -1, deadline, nspawnGone);
   } catch (e) {
     await fail(`boot of ${name} failed: ${(e as Error).message}`);
   }
@@ -531,7 +550,7 @@ export async function boot(opts: BootOptions = {}): Promise<Machine> {
   // systemctl needs the manager's private socket; it appears early in boot.
   while (!existsSync(`/proc/${leaderPid}/root/run/systemd/private`)) {
     if (Date.now() > deadline || !live.has(name)) await fail(`${name}: systemd never created /run/systemd/private`);
-    if (nspawn.exitCode !== null) await fail(`${name}: systemd-nspawn exited during boot`);
+    if (nspawnGone()) await fail(`${name}: systemd-nspawn exited during boot`);
     await sleep(20);
   }
   const state = await exec("systemctl is-system-running --wait", {
@@ -606,20 +625,18 @@ export async function boot(opts: BootOptions = {}): Promise<Machine> {
     },
     poweroff() {
       return (down ??= (async () => {
-        if (live.has(name) && nspawn.exitCode === null) {
+        if (!nspawnGone()) {
           // Returns once the job is queued; the guest may die under nsenter.
           await exec("systemctl poweroff", { allowFail: true, timeoutMs: 30_000 }).catch(() => {});
-          const clean = await Promise.race([exited.then(() => true), sleep(60_000).then(() => false)]);
+          let timer: NodeJS.Timeout | undefined;
+          const clean = await Promise.race([
+            exited.then(() => true),
+            new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 60_000))),
+          ]);
+          clearTimeout(timer);
           if (!clean) console.warn(`[${name}] did not power off within 60 s; killing it`);
         }
-        await readConsole();
-        await destroyCgroups(name);
-        if (nspawn.exitCode === null && nspawn.signalCode === null) {
-          nspawn.kill("SIGKILL");
-          await exited;
-        }
-        live.delete(name);
-        await teardown(name, runDir);
+        await destroy();
       })());
     },
   };

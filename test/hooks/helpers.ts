@@ -1,0 +1,32 @@
+// Shared setup for hook tests: a temp root with generations A and B applied
+// through the recording adapter (real quadlet for the preflight).
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execFileSync } from "node:child_process";
+import { RecordingAdapter, type RecordedCall, type RunResult } from "../../src/apply/adapter.js";
+import { apply, type Env } from "../../src/apply/apply.js";
+
+export const FIXTURES = join(import.meta.dirname, "fixtures");
+
+export function quadletBin(): string {
+  const bin = process.env.QUADLET_BIN ?? join(import.meta.dirname, "../../.cache/quadlet/root/usr/libexec/podman/quadlet");
+  try {
+    execFileSync(bin, ["-version"], { stdio: "ignore" });
+  } catch {
+    throw new Error(`real quadlet not found at ${bin}: run scripts/fetch-quadlet.sh (required, also in CI)`);
+  }
+  return bin;
+}
+
+export function makeEnv(rules: ((c: RecordedCall) => RunResult | undefined)[] = []) {
+  const root = mkdtempSync(join(tmpdir(), "archy-hooks-"));
+  const adapter = new RecordingAdapter(rules, (c) => c.cmd.endsWith("/quadlet"));
+  const lines: string[] = [];
+  const env: Env = { root, adapter, log: (l) => lines.push(l), quadlet: quadletBin(), lockTimeoutMs: 5000 };
+  return { root, adapter, lines, env, cleanup: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+export async function applyFixture(env: Env, name: "a" | "b") {
+  return apply(env, { manifests: join(FIXTURES, name), secrets: join(env.root, "secrets"), keep: 3 });
+}
