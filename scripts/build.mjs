@@ -29,6 +29,20 @@ const banner = [
   "const require = __archyCreateRequire(import.meta.url);",
 ].join("\n");
 
+// An ESM `import … from "node:x"` is hoisted: every built-in any bundled module
+// names (execa alone pulls child_process, stream, http, https, tty, timers…)
+// would load before the first line runs, for every command. Turned into
+// require() in a lazily initialised wrapper, a built-in loads when the module
+// using it is first initialised — `generate` never loads child_process.
+const builtinFilter = new RegExp(`^(node:)?(${builtinModules.filter((m) => !m.startsWith("_")).map((m) => m.replace(/[/]/g, "\\/")).join("|")})$`);
+const lazyBuiltins = {
+  name: "lazy-builtins",
+  setup(b) {
+    b.onResolve({ filter: builtinFilter }, (a) => (a.kind === "import-statement" || a.kind === "dynamic-import" ? { path: a.path.replace(/^node:/, ""), namespace: "lazy-builtin" } : undefined));
+    b.onLoad({ filter: /.*/, namespace: "lazy-builtin" }, (a) => ({ contents: `module.exports = require(${JSON.stringify(`node:${a.path}`)});\n`, loader: "js" }));
+  },
+};
+
 // zod re-exports all ~50 of its message locales as `z.locales` (300 KiB, a
 // third of the bundle, parsed and initialised on every run). Nothing here
 // switches locale and zod's default (English) is imported by zod itself from
@@ -102,7 +116,7 @@ const result = await build({
   keepNames: false,
   legalComments: "none",
   banner: { js: banner },
-  plugins: [zodEnglishOnly, commanderLazyChildProcess, yamlEnvOnce],
+  plugins: [lazyBuiltins, zodEnglishOnly, commanderLazyChildProcess, yamlEnvOnce],
   metafile: true,
   logLevel: "warning",
 });

@@ -45,8 +45,9 @@ describe("e2e harness (systemd-nspawn trixie machine)", () => {
     for (const cmd of ["debootstrap", "systemd-nspawn", "nsenter"]) {
       expect(hasCommand(cmd), `${cmd} is required on the host (CI=${process.env.CI ?? ""})`).toBe(true);
     }
+    const tb = Date.now();
     m = await boot({ rootfs });
-    console.log(`[e2e] ${m.name} booted in ${m.bootMs} ms`);
+    console.log(`[e2e] ${m.name} booted: ${m.bootMs} ms systemd, ${Date.now() - tb} ms boot() total`);
   });
 
   afterAll(async () => {
@@ -85,6 +86,11 @@ describe("e2e harness (systemd-nspawn trixie machine)", () => {
 
   it("builds the busybox image and runs a Quadlet unit under systemd", async () => {
     expect(await machine().buildBusyboxImage()).toBe(BUSYBOX_IMAGE);
+    // The image's default command must stop promptly on SIGTERM too.
+    await machine().exec(`podman run -d --name default-cmd ${BUSYBOX_IMAGE}`);
+    const t1 = Date.now();
+    await machine().exec("podman stop -t 10 default-cmd && podman rm default-cmd");
+    expect(Date.now() - t1).toBeLessThan(5_000);
     await machine().writeFile("/etc/containers/systemd/smoke.container", SMOKE_CONTAINER);
     await machine().exec("systemctl daemon-reload");
     await machine().exec("systemctl start smoke.service");

@@ -55,6 +55,13 @@ export function dryrun(unitDir: string): DryRun {
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, services };
 }
 
+/** x.container → x.service, x.build → x-build.service, x.network → x-network.service */
+export function serviceOf(unitFile: string): string {
+  const m = /^(.+)\.(container|build|network)$/.exec(unitFile);
+  if (!m) throw new Error(`not a quadlet unit: ${unitFile}`);
+  return m[2] === "container" ? `${m[1]}.service` : `${m[1]}-${m[2]}.service`;
+}
+
 /** Lines of stderr that report a problem (quadlet logs "Loading source unit file" otherwise). */
 export function problems(stderr: string): string[] {
   return stderr.split("\n").filter((l) => /error|warning/i.test(l));
@@ -91,13 +98,16 @@ const WS = " \t\n\r";
 
 /** systemd's extract_first_word(EXTRACT_UNQUOTE|EXTRACT_CUNESCAPE) over a whole ExecStart= value, as config_parse_exec uses it. */
 export function splitExec(value: string): string[] {
+  // By code point: an emoji is one character to systemd, two UTF-16 units to JS.
+  const chars = Array.from(value);
   const words: string[] = [];
   let i = 0;
-  const at = (j: number) => value[j] ?? "";
-  const endsWord = (j: number) => j >= value.length || WS.includes(at(j));
+  const at = (j: number) => chars[j] ?? "";
+  const endsWord = (j: number) => j >= chars.length || WS.includes(at(j));
+  const utf8 = (c: string) => [...Buffer.from(c, "utf8")];
   while (true) {
-    while (i < value.length && WS.includes(at(i))) i++;
-    if (i >= value.length) return words;
+    while (i < chars.length && WS.includes(at(i))) i++;
+    if (i >= chars.length) return words;
     if (at(i) === ";" && endsWord(i + 1)) throw new Error(`bare ';' in ExecStart= at ${i}: systemd would start a second command`);
     if (at(i) === "\\" && at(i + 1) === ";" && endsWord(i + 2)) {
       words.push(";");
@@ -106,18 +116,18 @@ export function splitExec(value: string): string[] {
     }
     const bytes: number[] = [];
     let quote = "";
-    for (; i < value.length; i++) {
+    for (; i < chars.length; i++) {
       const c = at(i);
       if (c === "\\") {
-        const [b, len] = cunescapeOne(value, i + 1);
+        const [b, len] = cunescapeOne(chars, i + 1);
         bytes.push(...b);
         i += len;
       } else if (quote) {
         if (c === quote) quote = "";
-        else bytes.push(...Buffer.from(c, "utf8"));
+        else bytes.push(...utf8(c));
       } else if (c === '"' || c === "'") quote = c;
       else if (WS.includes(c)) break;
-      else bytes.push(...Buffer.from(c, "utf8"));
+      else bytes.push(...utf8(c));
     }
     if (quote) throw new Error(`unterminated ${quote} quote in ExecStart=`);
     words.push(new TextDecoder("utf-8", { fatal: true }).decode(Buffer.from(bytes)));
@@ -125,13 +135,14 @@ export function splitExec(value: string): string[] {
 }
 
 /** systemd's cunescape_one: the escape after a backslash at `p`; returns bytes and characters consumed. */
-function cunescapeOne(s: string, p: number): [number[], number] {
-  const c = s[p];
+function cunescapeOne(chars: readonly string[], p: number): [number[], number] {
+  const c = chars[p];
+  const take = (from: number, n: number) => chars.slice(from, from + n).join("");
   const simple: Record<string, string> = { a: "\x07", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t", v: "\v", "\\": "\\", '"': '"', "'": "'", s: " " };
   if (c === undefined) throw new Error("backslash at the end of ExecStart=");
   if (simple[c] !== undefined) return [[simple[c]!.charCodeAt(0)], 1];
   const hex = (n: number) => {
-    const h = s.slice(p + 1, p + 1 + n);
+    const h = take(p + 1, n);
     if (!new RegExp(`^[0-9a-fA-F]{${n}}$`).test(h)) throw new Error(`bad \\${c} escape in ExecStart=`);
     const v = parseInt(h, 16);
     if (v === 0) throw new Error("escaped NUL in ExecStart=");
@@ -141,7 +152,7 @@ function cunescapeOne(s: string, p: number): [number[], number] {
   if (c === "u") return [[...Buffer.from(String.fromCodePoint(hex(4)), "utf8")], 5];
   if (c === "U") return [[...Buffer.from(String.fromCodePoint(hex(8)), "utf8")], 9];
   if (/[0-7]/.test(c)) {
-    const o = s.slice(p, p + 3);
+    const o = take(p, 3);
     if (!/^[0-7]{3}$/.test(o) || parseInt(o, 8) === 0 || parseInt(o, 8) > 255) throw new Error("bad octal escape in ExecStart=");
     return [[parseInt(o, 8)], 3];
   }

@@ -17,7 +17,7 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, openSync, closeSync, writeFileSync, readdirSync, readFileSync } from "node:fs";
-import { mkdir, readFile, readdir, rm, rmdir, stat, writeFile, copyFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, readdir, rmdir, stat, writeFile } from "node:fs/promises";
 import { dirname, join, posix, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -43,7 +43,7 @@ export interface Machine {
   readonly rootfs: string;
   /** Host PID of the guest's PID 1 (systemd). */
   readonly leaderPid: number;
-  /** Wall time from spawning nspawn to `is-system-running` returning. */
+  /** ms from spawning nspawn to `is-system-running` returning (excludes rootfs prep). */
   readonly bootMs: number;
   /** Units that had failed when boot finished ("degraded"); normally empty. */
   readonly failedUnits: readonly string[];

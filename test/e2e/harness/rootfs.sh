@@ -66,7 +66,7 @@ mkdir -p "$debs"
 log "debootstrap trixie into $tmp (~45 s cold here)"
 t0=$(date +%s)
 debootstrap --variant=minbase --cache-dir="$debs" \
-  --include=systemd,systemd-sysv,dbus,podman,busybox-static,iproute2,netavark,aardvark-dns,crun,conmon,nftables,iptables \
+  --include=systemd,systemd-sysv,dbus,podman,busybox-static,iproute2,netavark,aardvark-dns,crun,conmon,nftables,iptables,nodejs \
   trixie "$tmp" "$mirror" >&2
 log "debootstrap done in $(($(date +%s) - t0)) s"
 
@@ -112,7 +112,10 @@ EOF
 chmod 0755 "$tmp/usr/local/bin/archy-e2e-image"
 
 # Sanity: the versions the project targets.
-chroot "$tmp" dpkg-query -W -f='${Package} ${Version}\n' systemd podman busybox-static >&2
+ver() { chroot "$tmp" dpkg-query -W -f='${Version}' "$1"; }
+log "systemd $(ver systemd), podman $(ver podman), busybox-static $(ver busybox-static)"
+case "$(ver systemd)" in 257.*) ;; *) log "expected systemd 257"; exit 1 ;; esac
+case "$(ver podman)" in 5.4.*) ;; *) log "expected podman 5.4"; exit 1 ;; esac
 [ -x "$tmp/usr/bin/busybox" ] || { log "busybox-static did not provide /usr/bin/busybox"; exit 1; }
 
 echo "$recipe" >"$tmp/$stamp_name"

@@ -1,0 +1,264 @@
+#!/usr/bin/env node
+// npm run bench: whole-process timings of the CLI, the way a user or systemd
+// runs it. Not a test: it prints a table, marks the performance targets
+// PASS/FAIL and writes bench/results.json. Exit status is 0 unless a command
+// that should succeed fails (a missed target is a result, not an error).
+//
+// Env: BENCH_RUNS (measured runs per row, default 15), BENCH_WARMUP (default 3),
+// BENCH_RSS_RUNS (extra runs for peak RSS, default 3), BENCH_ONLY (comma-separated
+// row ids), BENCH_KEEP=1 (keep the temp workspace).
+//
+// Method
+// - time: wall clock around spawnSync of a fresh `node` process (stdout/stderr
+//   discarded), per row: warm-up runs, then measured runs; median, min–max.
+// - peak RSS: separate runs under GNU time (`/usr/bin/time -f %M`, the child's
+//   ru_maxrss in KiB) when present; otherwise a `--import` preload that records
+//   process.resourceUsage().maxRSS at exit. The table says which was used.
+// - rows that write a tree get a new empty --out directory per run (created
+//   outside the timing); the "up-to-date" rows rewrite nothing.
+import { spawnSync } from "node:child_process";
+import { cpus, freemem, loadavg, release, tmpdir, totalmem } from "node:os";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { writeCatalog } from "./synth.mjs";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const int = (v, d) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : d);
+const RUNS = Math.max(1, int(process.env.BENCH_RUNS, 15));
+const WARMUP = int(process.env.BENCH_WARMUP, 3);
+const RSS_RUNS = Math.max(1, int(process.env.BENCH_RSS_RUNS, 3));
+const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(",")) : undefined;
+const node = process.execPath;
+const bundle = join(root, "dist/archy-quadlet.mjs");
+const GNU_TIME = ["/usr/bin/time"].find((p) => existsSync(p) && spawnSync(p, ["-f", "%M", "true"], { stdio: "ignore" }).status === 0);
+
+const log = (s) => process.stderr.write(`${s}\n`);
+
+// The child environment: no inherited preloads or module paths.
+const baseEnv = { ...process.env };
+delete baseEnv.NODE_OPTIONS;
+delete baseEnv.NODE_PATH;
+
+// ---------------------------------------------------------------- setup
+log("bench: building dist/archy-quadlet.mjs");
+must(spawnSync(node, [join(root, "scripts/build.mjs"), "--quiet"], { cwd: root, stdio: "inherit" }), "npm run build");
+const bundleBytes = statSync(bundle).size;
+
+const work = mkdtempSync(join(tmpdir(), "archy-bench-"));
+const catalog = join(root, "manifests");
+const catalogApps = readdirSync(catalog).filter((n) => /\.ya?ml$/.test(n)).length;
+const synth = { 100: join(work, "synth-100"), 1000: join(work, "synth-1000") };
+for (const [n, dir] of Object.entries(synth)) writeCatalog(Number(n), dir);
+log(`bench: workspace ${work} (catalog: ${catalogApps} apps; synthetic: 100, 1000 apps)`);
+
+// The sources compiled file by file to plain JS, no bundling and no tsx: what
+// bundling buys, separated from what tsx's on-the-fly transpiling costs. Lives
+// under the repo (gitignored .cache/) so node_modules resolves.
+const unbundled = join(root, ".cache/bench/unbundled");
+await buildUnbundled(unbundled);
+
+// Reference trees for the "no drift" / "up to date" rows.
+const refOut = join(work, "ref-catalog");
+must(run(["generate", "--manifests", catalog, "--out", refOut]), "generate reference tree");
+const refOut1000 = join(work, "ref-1000");
+must(run(["generate", "--manifests", synth[1000], "--out", refOut1000]), "generate 1000-app reference tree");
+
+// apply: guarded, it is still being written.
+const applyRoot = join(work, "apply-root");
+const applyEnv = { ARCHY_QUADLET_ADAPTER: `record:${join(work, "apply-calls.log")}` };
+let applyState = "ok";
+if (spawnSync(node, [bundle, "apply", "--help"], { stdio: "ignore", env: baseEnv }).status !== 0) applyState = "apply: not available yet";
+else {
+  // Install once into a temp root through the recording adapter (systemctl is
+  // never run for real) and a stand-in quadlet, so the measured dry run is a no-op.
+  mkdirSync(applyRoot, { recursive: true });
+  const fake = join(work, "fake-bin/quadlet");
+  mkdirSync(dirname(fake), { recursive: true });
+  writeFileSync(
+    fake,
+    `#!/bin/sh\n# bench stand-in for quadlet -dryrun: one ---<service>--- line per unit\nfind "$QUADLET_UNIT_DIRS" -type f | while read -r f; do b=\${f##*/}; case "$b" in *.container) echo "---\${b%.container}.service---";; *.build) echo "---\${b%.build}-build.service---";; *.network) echo "---\${b%.network}-network.service---";; esac; done\n`,
+  );
+  chmodSync(fake, 0o755);
+  const setup = run(["apply", "--root", applyRoot, "--manifests", catalog, "--quadlet", fake], applyEnv);
+  const probe = setup.status === 0 ? run(["apply", "--dry-run", "--json", "--root", applyRoot, "--manifests", catalog], applyEnv) : setup;
+  let noop = false;
+  try {
+    noop = JSON.parse(probe.stdout).noop === true;
+  } catch {}
+  if (setup.status !== 0) applyState = `apply: setup failed (exit ${setup.status}): ${firstLine(setup.stderr || setup.stdout)}`;
+  else if (probe.status !== 0 || !noop) applyState = `apply: dry run is not a no-op (exit ${probe.status})`;
+}
+
+// ---------------------------------------------------------------- rows
+let seq = 0;
+const fresh = (tag) => () => join(work, "out", `${tag}-${seq++}`);
+const gen = (manifests, tag) => (out) => ["generate", "--manifests", manifests, "--out", out()];
+const rows = [
+  { id: "floor", label: "node -e 0 (floor)", argv: () => ["-e", "0"], raw: true },
+  { id: "version", label: "--version (bundle: load + parse args)", argv: () => [bundle, "--version"], raw: true },
+  { id: "gen-catalog", label: `generate catalog (${catalogApps} apps) → empty dir`, cli: "bundle", args: gen(catalog), out: fresh("gc"), target: { ratio: 2.0 } },
+  { id: "gen-catalog-same", label: "generate catalog → up-to-date dir", cli: "bundle", args: () => ["generate", "--manifests", catalog, "--out", refOut], target: { ratio: 2.0 } },
+  { id: "gen-catalog-js", label: "generate catalog, unbundled JS (no tsx)", cli: "js", args: gen(catalog), out: fresh("gj") },
+  { id: "gen-catalog-tsx", label: "generate catalog, unbundled via tsx", cli: "tsx", args: gen(catalog), out: fresh("gt") },
+  { id: "check-catalog", label: "check catalog, no drift", cli: "bundle", args: () => ["check", "--manifests", catalog, "--out", refOut], target: { ratio: 1.5 } },
+  { id: "apply-dry", label: "apply --dry-run, no change (temp root)", cli: "bundle", args: () => ["apply", "--dry-run", "--root", applyRoot, "--manifests", catalog], env: applyEnv, unavailable: applyState === "ok" ? undefined : applyState },
+  { id: "gen-100", label: "generate 100 apps → empty dir", cli: "bundle", args: gen(synth[100]), out: fresh("g100") },
+  { id: "gen-1000", label: "generate 1,000 apps → empty dir", cli: "bundle", args: gen(synth[1000]), out: fresh("g1000"), target: { ms: 1500, rssMB: 150 } },
+  { id: "check-1000", label: "check 1,000 apps, no drift", cli: "bundle", args: () => ["check", "--manifests", synth[1000], "--out", refOut1000] },
+].filter((r) => !ONLY || ONLY.has(r.id) || r.id === "floor");
+
+function argvOf(r) {
+  if (r.raw) return r.argv();
+  const args = r.args(r.out ?? (() => undefined));
+  if (r.cli === "bundle") return [bundle, ...args];
+  if (r.cli === "js") return [join(unbundled, "src/cli/run.js"), ...args];
+  return ["--import", "tsx", join(root, "src/cli/run.ts"), ...args];
+}
+
+const results = [];
+for (const r of rows) {
+  if (r.unavailable) {
+    log(`bench: ${r.label}: ${r.unavailable}`);
+    results.push({ ...pick(r), unavailable: r.unavailable });
+    continue;
+  }
+  log(`bench: ${r.label}`);
+  const env = { ...baseEnv, ...(r.env ?? {}) };
+  const times = [];
+  for (let i = 0; i < WARMUP + RUNS; i++) {
+    const argv = argvOf(r);
+    const t0 = process.hrtime.bigint();
+    const p = spawnSync(node, argv, { cwd: root, env, stdio: ["ignore", "ignore", "pipe"] });
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    must(p, `${r.label}: node ${argv.map((a) => relative(root, a) || a).join(" ")}`);
+    if (i >= WARMUP) times.push(ms);
+  }
+  const rss = [];
+  for (let i = 0; i < RSS_RUNS; i++) rss.push(peakRss(argvOf(r), env));
+  rmSync(join(work, "out"), { recursive: true, force: true });
+  const sorted = [...times].sort((a, b) => a - b);
+  results.push({ ...pick(r), runs: times.map(round1), median: round1(median(sorted)), min: round1(sorted[0]), max: round1(sorted[sorted.length - 1]), peakRssMB: round1(Math.max(...rss) / 1024) });
+}
+
+// ---------------------------------------------------------------- targets
+const byId = new Map(results.map((r) => [r.id, r]));
+const floor = byId.get("floor").median;
+for (const r of results) {
+  if (r.median === undefined) continue;
+  r.ratio = round2(r.median / floor);
+  const t = r.target;
+  if (!t) continue;
+  const checks = [];
+  if (t.ratio !== undefined) checks.push({ what: `≤ ${t.ratio}× floor`, pass: r.ratio <= t.ratio });
+  if (t.ms !== undefined) checks.push({ what: `≤ ${t.ms} ms`, pass: r.median <= t.ms });
+  if (t.rssMB !== undefined) checks.push({ what: `RSS ≤ ${t.rssMB} MB`, pass: r.peakRssMB <= t.rssMB });
+  r.checks = checks;
+}
+const g100 = byId.get("gen-100");
+const g1000 = byId.get("gen-1000");
+const scaling = g100?.median && g1000?.median ? { ratio: round2(g1000.median / g100.median), max: 12 } : undefined;
+if (scaling) scaling.pass = scaling.ratio <= scaling.max;
+
+// ---------------------------------------------------------------- report
+const cols = ["command", "median ms", "min–max ms", "× floor", "peak RSS MB", "target"];
+const table = results.map((r) =>
+  r.unavailable
+    ? [r.label, "—", "—", "—", "—", r.unavailable]
+    : [
+        r.label,
+        r.median.toFixed(1),
+        `${r.min.toFixed(1)}–${r.max.toFixed(1)}`,
+        r.ratio.toFixed(2),
+        r.peakRssMB.toFixed(1),
+        (r.checks ?? []).map((c) => `${c.pass ? "PASS" : "FAIL"} ${c.what}`).join("; "),
+      ],
+);
+const widths = cols.map((c, i) => Math.max(c.length, ...table.map((row) => row[i].length)));
+const line = (cells) => cells.map((c, i) => (i > 0 && i < 5 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ").trimEnd();
+const machine = {
+  cpu: cpus()[0]?.model ?? "unknown",
+  cores: cpus().length,
+  memGB: round1(totalmem() / 2 ** 30),
+  freeMemGB: round1(freemem() / 2 ** 30),
+  loadavg: loadavg().map(round2),
+  os: `${process.platform} ${release()}`,
+  node: process.version,
+  date: new Date().toISOString(),
+};
+const rssMethod = GNU_TIME ? `${GNU_TIME} -f %M (child ru_maxrss)` : "--import preload recording process.resourceUsage().maxRSS at exit";
+console.log(`\narchy-quadlet bench — ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, load ${machine.loadavg.join(" ")}`);
+console.log(`bundle ${(bundleBytes / 1024).toFixed(1)} KiB; ${RUNS} measured runs after ${WARMUP} warm-up per row; peak RSS: max of ${RSS_RUNS} runs via ${rssMethod}\n`);
+console.log(line(cols));
+console.log(line(widths.map((w) => "-".repeat(w))));
+for (const row of table) console.log(line(row));
+if (scaling) console.log(`\ngenerate 1,000 / 100 apps: ${scaling.ratio.toFixed(2)}× — ${scaling.pass ? "PASS" : "FAIL"} ≤ ${scaling.max}`);
+
+const gitRev = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).stdout?.trim() || undefined;
+const dirty = gitRev ? spawnSync("git", ["status", "--porcelain", "--", "src", "scripts", "manifests"], { cwd: root, encoding: "utf8" }).stdout.trim() !== "" : undefined;
+writeFileSync(
+  join(root, "bench/results.json"),
+  `${JSON.stringify({ machine, git: gitRev && { rev: gitRev, dirty }, config: { runs: RUNS, warmup: WARMUP, rssRuns: RSS_RUNS, rssMethod, bundleBytes, catalogApps }, rows: results, scaling }, null, 2)}\n`,
+);
+console.log(`\nwrote bench/results.json`);
+
+if (process.env.BENCH_KEEP === "1") log(`bench: kept ${work}`);
+else rmSync(work, { recursive: true, force: true });
+
+// ---------------------------------------------------------------- helpers
+function run(args, extraEnv = {}) {
+  return spawnSync(node, [bundle, ...args], { cwd: root, env: { ...baseEnv, ...extraEnv }, encoding: "utf8" });
+}
+
+function must(p, what) {
+  if (p.status === 0) return p;
+  log(`bench: ${what} failed (exit ${p.status ?? p.signal})`);
+  if (p.stderr) log(String(p.stderr).trim().split("\n").slice(0, 20).join("\n"));
+  process.exit(1);
+}
+
+function peakRss(argv, env) {
+  if (GNU_TIME) {
+    const f = join(work, "rss.txt");
+    must(spawnSync(GNU_TIME, ["-f", "%M", "-o", f, node, ...argv], { cwd: root, env, stdio: "ignore" }), `peak RSS of node ${argv.join(" ")}`);
+    return Number(readFileSync(f, "utf8").trim().split("\n").pop());
+  }
+  const f = join(work, "rss.txt");
+  const hook = join(work, "maxrss.mjs");
+  if (!existsSync(hook)) writeFileSync(hook, `import { writeFileSync } from "node:fs";\nprocess.on("exit", () => writeFileSync(process.env.BENCH_RSS_FILE, String(process.resourceUsage().maxRSS)));\n`);
+  must(spawnSync(node, ["--import", pathToFileURL(hook).href, ...argv], { cwd: root, env: { ...env, BENCH_RSS_FILE: f }, stdio: "ignore" }), "peak RSS");
+  return Number(readFileSync(f, "utf8"));
+}
+
+async function buildUnbundled(outdir) {
+  const { build } = await import("esbuild");
+  const entries = [];
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith(".ts") && !e.name.endsWith(".d.ts")) entries.push(p);
+    }
+  };
+  walk(join(root, "src"));
+  walk(join(root, "templates"));
+  rmSync(outdir, { recursive: true, force: true });
+  await build({ entryPoints: entries, outdir, outbase: root, bundle: false, platform: "node", format: "esm", target: "node20", logLevel: "warning" });
+}
+
+function pick(r) {
+  return { id: r.id, label: r.label, target: r.target, command: r.unavailable ? undefined : `node ${argvOf(r).map((a) => relative(root, a) || a).join(" ")}` };
+}
+function median(sorted) {
+  const m = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;
+}
+function round1(x) {
+  return Math.round(x * 10) / 10;
+}
+function round2(x) {
+  return Math.round(x * 100) / 100;
+}
+function firstLine(s) {
+  return String(s ?? "").trim().split("\n")[0] ?? "";
+}
