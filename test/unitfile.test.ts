@@ -161,7 +161,7 @@ describe("round trip through the real quadlet", () => {
   const word = fc
     .oneof(fc.string({ unit: hostile, minLength: 1, maxLength: 12 }), fc.string({ unit: "binary", minLength: 1, maxLength: 12 }))
     .filter((w) => !/[\n\r\0]/.test(w) && w !== ";" && Buffer.from(w, "utf8").toString("utf8") === w);
-  const samples = fc.sample(fc.array(word, { minLength: 1, maxLength: 8 }), { seed: 20260101, numRuns: 60 });
+  const samples = fc.sample(fc.array(word, { minLength: 1, maxLength: 8 }), { seed: 20260101, numRuns: 300 });
 
   it("every random word reaches podman's argv unchanged (Exec= and Environment=)", () => {
     const units = join(dir, "units");

@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { stringify as toToml } from "smol-toml";
 import type { Graph, ContainerNode } from "../graph/graph.js";
 import { cmp, type Diagnostic } from "../manifest/diagnostics.js";
-import type { ConfigKind } from "../manifest/schema.js";
+import type { ConfigEntry, ConfigKind } from "../manifest/schema.js";
 import { CONFIG_ROOT, NETWORK, header, type ContainerConfigs, type OutputFile } from "../lower/lower.js";
 import type { SecretSource } from "./secrets.js";
 import { rpcauthLine } from "./rpcauth.js";
@@ -34,6 +34,7 @@ const FILE_NAME: Record<ConfigKind, string> = {
   "lnd.conf": "lnd.conf",
   "electrumx.env": "electrumx.env",
   "nginx.conf": "nginx.conf",
+  "bitcoin-rpc.env": "bitcoin-rpc.env",
 };
 
 export interface Derived {
@@ -69,12 +70,12 @@ export function deriveConfigs(g: Graph, secrets: SecretSource, diags: Diagnostic
     entries.forEach((e, i) => {
       const where = { file: n.file, path: `containers.${n.key}.configs[${i}]` };
       const rel = `${CONFIG_ROOT.slice(1)}/${n.app.id}/${FILE_NAME[e.kind]}`;
-      const made = makeConfig(e.kind, n, { g, net, creds, bitcoinHost, consumers: consumers.map((c) => c.app.id) }, where, diags);
+      const made = makeConfig(e, n, { g, net, creds, bitcoinHost, consumers: consumers.map((c) => c.app.id) }, where, diags);
       if (!made) return;
       add({ path: rel, content: made.content, mode: made.secret ? 0o600 : 0o644, source: n.file, secret: made.secret });
       hash.update(`${rel}\0${made.content}\0`);
-      if (e.kind === "electrumx.env") {
-        if (e.mount) diags.push({ ...where, message: "electrumx.env is passed as an environment file; remove `mount`" });
+      if (e.kind.endsWith(".env")) {
+        if (e.mount) diags.push({ ...where, message: `${e.kind} is passed as an environment file; remove \`mount\`` });
         cc.envFiles.push(`/${rel}`);
       } else if (!e.mount) {
         diags.push({ ...where, path: `${where.path}.mount`, message: `${e.kind} needs a \`mount\` path inside the container` });
@@ -106,8 +107,13 @@ interface Ctx {
   consumers: string[];
 }
 
-function makeConfig(kind: ConfigKind, n: ContainerNode, ctx: Ctx, where: { file: string; path: string }, diags: Diagnostic[]): { content: string; secret: boolean } | undefined {
+function makeConfig(entry: ConfigEntry, n: ContainerNode, ctx: Ctx, where: { file: string; path: string }, diags: Diagnostic[]): { content: string; secret: boolean } | undefined {
   const head = header(n.file)[0]!;
+  const kind = entry.kind;
+  if (entry.env && kind !== "bitcoin-rpc.env") {
+    diags.push({ ...where, path: `${where.path}.env`, message: "`env` only applies to kind bitcoin-rpc.env" });
+    return undefined;
+  }
   if (kind === "bitcoin.conf") {
     if (n.app.provides?.role !== BITCOIN_ROLE) {
       diags.push({ ...where, message: `bitcoin.conf can only be consumed by an app that provides role "${BITCOIN_ROLE}"` });
@@ -147,6 +153,27 @@ function makeConfig(kind: ConfigKind, n: ContainerNode, ctx: Ctx, where: { file:
       return { content: render(lndConf, { ...common, network: ctx.net.lnd, rpc_user: n.app.id, rpc_pass: pass }), secret: true };
     case "electrumx.env":
       return { content: render(electrumxEnv, { ...common, net: ctx.net.electrumx, rpc_user: n.app.id, rpc_pass: pass }), secret: true };
+    case "bitcoin-rpc.env": {
+      if (!entry.env || Object.keys(entry.env).length === 0) {
+        diags.push({ ...where, path: `${where.path}.env`, message: "bitcoin-rpc.env needs `env`: variable name → user | password | host | port | url | network | zmq_block | zmq_tx" });
+        return undefined;
+      }
+      const values: Record<string, string> = {
+        user: n.app.id,
+        password: pass,
+        host: ctx.bitcoinHost,
+        port: "8332",
+        url: `http://${n.app.id}:${pass}@${ctx.bitcoinHost}:8332/`,
+        network: ctx.net.lnd,
+        zmq_block: `tcp://${ctx.bitcoinHost}:28332`,
+        zmq_tx: `tcp://${ctx.bitcoinHost}:28333`,
+      };
+      const body = Object.entries(entry.env)
+        .sort((a, b) => cmp(a[0], b[0]))
+        .map(([k, v]) => `${k}=${line(values[v]!)}\n`)
+        .join("");
+      return { content: `# ${head}\n${body}`, secret: true };
+    }
     case "nginx.conf":
       return { content: render(nginxConf, { ...common, basic_auth: Buffer.from(`${n.app.id}:${pass}`).toString("base64") }), secret: true };
   }

@@ -1,7 +1,7 @@
 // The dependency graph: which apps are compiled (catalog or selection), how
 // dependencies on roles resolve, container names, cycles, and a stable order.
 import type { LoadedApp } from "../manifest/read.js";
-import type { App, Container, Dependency, Selection } from "../manifest/schema.js";
+import type { App, AppDependency, Container, Dependency, Selection } from "../manifest/schema.js";
 import { cmp, type Diagnostic } from "../manifest/diagnostics.js";
 
 export interface ContainerNode {
@@ -23,7 +23,7 @@ export interface Graph {
   /** role → provider app id, in this compile. */
   roles: Map<string, string>;
   /** app id → resolved dependency app ids (`key` is the app id or role as written) */
-  appDeps: Map<string, { id: string; key: string; dep: Dependency }[]>;
+  appDeps: Map<string, { id: string; key: string; dep: AppDependency }[]>;
   selection?: Selection;
 }
 
@@ -74,9 +74,9 @@ export function buildGraph(all: LoadedApp[], selection: Selection | undefined, s
   }
 
   const inSet = new Map(apps.map((a) => [a.app.id, a]));
-  const appDeps = new Map<string, { id: string; key: string; dep: Dependency }[]>();
+  const appDeps = new Map<string, { id: string; key: string; dep: AppDependency }[]>();
   for (const a of apps) {
-    const deps: { id: string; key: string; dep: Dependency }[] = [];
+    const deps: { id: string; key: string; dep: AppDependency }[] = [];
     for (const [name, dep] of Object.entries(a.app.dependencies ?? {}).sort((x, y) => cmp(x[0], y[0]))) {
       const target = inSet.has(name) ? name : roles.get(name);
       if (!target) {
@@ -98,6 +98,14 @@ export function buildGraph(all: LoadedApp[], selection: Selection | undefined, s
       deps.push({ id: target, key: name, dep });
     }
     appDeps.set(a.app.id, deps);
+  }
+
+  for (const a of apps) {
+    for (const [name, dep] of Object.entries(a.app.dependencies ?? {})) {
+      for (const c of dep.containers ?? []) {
+        if (!(c in a.app.containers)) diags.push({ file: a.file, path: `dependencies.${name}.containers`, message: `no container "${c}" in app "${a.app.id}"` });
+      }
+    }
   }
 
   const appCycle = findCycle([...appDeps.keys()], (id) => (appDeps.get(id) ?? []).map((d) => d.id));
@@ -130,6 +138,7 @@ export function buildGraph(all: LoadedApp[], selection: Selection | undefined, s
       } else n.deps.push({ to: containerName(n.app, key), dep, via: `containers.${n.key}.depends_on.${key}` });
     }
     for (const { id, key: depKey, dep } of appDeps.get(n.app.id) ?? []) {
+      if (dep.containers && !dep.containers.includes(n.key)) continue;
       const target = inSet.get(id)!.app;
       const targets = Object.entries(target.containers).sort((x, y) => cmp(x[0], y[0]));
       if (dep.condition === "healthy" && !targets.some(([, c]) => c.healthcheck)) {

@@ -89,8 +89,8 @@ function lowerBuild(n: ContainerNode, hash: string | undefined): UnitFile {
   return u;
 }
 
-function hostPath(n: ContainerNode, source: string): string {
-  return source.startsWith("/") ? source : `${DATA_ROOT}/${n.app.id}/${source}`;
+function hostPath(n: ContainerNode, source: string, app = n.app.id): string {
+  return source.startsWith("/") ? source : `${DATA_ROOT}/${app}/${source}`;
 }
 
 function lowerContainer(n: ContainerNode, g: Graph, opts: LowerOptions, healthGated: Set<string>): UnitFile {
@@ -116,7 +116,7 @@ function lowerContainer(n: ContainerNode, g: Graph, opts: LowerOptions, healthGa
   for (const [k, v] of Object.entries(c.environment ?? {}).sort((x, y) => cmp(x[0], y[0]))) s.keyval("Environment", k, v);
   const cfg = opts.configs?.get(n.name);
   for (const f of cfg?.envFiles ?? []) s.words("EnvironmentFile", [f]);
-  for (const v of c.volumes ?? []) s.each("Volume", `${hostPath(n, v.source)}:${v.target}:${v.read_only ? "ro" : "rw"}`);
+  for (const v of c.volumes ?? []) s.each("Volume", `${hostPath(n, v.source, v.app)}:${v.target}:${v.read_only ? "ro" : "rw"}`);
   for (const m of cfg?.mounts ?? []) s.each("Volume", `${m.host}:${m.target}:ro`);
   for (const t of c.tmpfs ?? []) s.each("Tmpfs", t);
   for (const p of c.ports ?? []) {
@@ -154,7 +154,14 @@ function lowerContainer(n: ContainerNode, g: Graph, opts: LowerOptions, healthGa
   const svc = u.section("Service");
   svc.single("Restart", "always");
   svc.single("RestartSec", "10s");
-  svc.single("TimeoutStartSec", START_TIMEOUT);
+  svc.single("TimeoutStartSec", c.start_timeout ? `${c.start_timeout}s` : START_TIMEOUT);
+  // podman refuses a bind mount whose source is missing: create data dirs (never recursive chown).
+  const plain = (c.volumes ?? []).filter((v) => !v.source.startsWith("/") && !v.owner && !v.app).map((v) => hostPath(n, v.source));
+  if (plain.length) svc.words("ExecStartPre", ["/usr/bin/mkdir", "-p", ...plain]);
+  for (const v of (c.volumes ?? []).filter((x) => !x.source.startsWith("/") && x.owner)) {
+    const [uid, gid] = v.owner!.split(":");
+    svc.words("ExecStartPre", ["/usr/bin/install", "-d", "-o", uid!, "-g", gid!, hostPath(n, v.source)]);
+  }
   if (c.stop_timeout) svc.single("TimeoutStopSec", `${c.stop_timeout + 30}s`);
   u.section("Install").single("WantedBy", "multi-user.target");
   return u;

@@ -65,10 +65,20 @@ export const dependencySchema = z.strictObject({
   optional: z.boolean().default(false).describe("optional dependencies become Wants=, required ones Requires="),
 });
 
+const appDependencySchema = dependencySchema.extend({
+  containers: z.array(containerName).min(1).optional().describe("which of this app's containers need the dependency (default: all)"),
+});
+
 const volumeSchema = z.strictObject({
   source: hostPath.describe("relative to the app's data root (/var/lib/archy/apps/<id>/), or absolute for system apps"),
   target: containerPath,
   read_only: z.boolean().default(false),
+  app: appId.optional().describe("read another app's data: source is relative to that app's data root; must be read_only and a dependency"),
+  owner: z
+    .string()
+    .regex(/^[0-9]{1,10}:[0-9]{1,10}$/, "owner must be uid:gid (numeric)")
+    .optional()
+    .describe("uid:gid the host directory is created with (relative sources only; not recursive)"),
 });
 
 const portSchema = z.strictObject({
@@ -95,9 +105,15 @@ const buildSchema = z.strictObject({
 
 // Derived config files a container consumes (issue: derived configs). The
 // compiler writes them and bind-mounts them read-only at `mount`.
+export const RPC_ENV_VALUES = ["user", "password", "host", "port", "url", "network", "zmq_block", "zmq_tx"] as const;
+
 const configSchema = z.strictObject({
-  kind: z.enum(["bitcoin.conf", "lnd.conf", "electrumx.env", "nginx.conf"]),
-  mount: containerPath.optional().describe("where the file appears in the container (not for electrumx.env, which is an env file)"),
+  kind: z.enum(["bitcoin.conf", "lnd.conf", "electrumx.env", "nginx.conf", "bitcoin-rpc.env"]),
+  mount: containerPath.optional().describe("where the file appears in the container (not for the .env kinds, which are environment files)"),
+  env: z
+    .record(envName, z.enum(RPC_ENV_VALUES))
+    .optional()
+    .describe("bitcoin-rpc.env only: variable name → which RPC value it carries, e.g. CORE_RPC_PASSWORD: password"),
 });
 
 export const containerSchema = z
@@ -114,6 +130,7 @@ export const containerSchema = z
     read_only: z.boolean().optional(),
     aliases: z.array(containerName).optional(),
     stop_timeout: z.number().int().min(1).max(3600).optional().describe("seconds podman waits after SIGTERM"),
+    start_timeout: z.number().int().min(60).max(86_400).optional().describe("seconds systemd allows for pull/build and, with Notify=healthy, for becoming healthy (default 900)"),
     depends_on: z.record(containerName, dependencySchema).optional().describe("other containers of the same app"),
     configs: z.array(configSchema).optional(),
     tmpfs: z.array(containerPath).optional(),
@@ -146,7 +163,7 @@ export const appSchema = z.strictObject({
     .strictObject({ whitelist: z.array(z.string().regex(/^[a-z]+$/)).optional() })
     .optional()
     .describe("this app consumes Bitcoin RPC: it gets its own rpcauth user"),
-  dependencies: z.record(appId, dependencySchema).optional().describe("app ids or roles this app needs"),
+  dependencies: z.record(appId, appDependencySchema).optional().describe("app ids or roles this app needs"),
   containers: z
     .record(containerName, containerSchema)
     .refine((r) => Object.keys(r).length > 0, "an app needs at least one container"),
@@ -164,5 +181,7 @@ export const selectionSchema = z.strictObject({
 export type App = z.output<typeof appSchema>;
 export type Container = z.output<typeof containerSchema>;
 export type Dependency = z.output<typeof dependencySchema>;
+export type AppDependency = z.output<typeof appDependencySchema>;
+export type ConfigEntry = z.output<typeof configSchema>;
 export type Selection = z.output<typeof selectionSchema>;
 export type ConfigKind = z.output<typeof configSchema>["kind"];

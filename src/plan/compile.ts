@@ -81,6 +81,13 @@ function checkHostPaths(apps: LoadedApp[], diags: Diagnostic[]): void {
   for (const { app, file } of apps) {
     for (const [key, c] of Object.entries(app.containers)) {
       (c.volumes ?? []).forEach((v, i) => {
+        if (v.app) {
+          const where = { file, path: `containers.${key}.volumes[${i}]` };
+          if (!v.read_only) diags.push({ ...where, message: `volumes of another app ("${v.app}") must be read_only` });
+          if (v.source.startsWith("/")) diags.push({ ...where, message: "with `app`, source must be relative to that app's data root" });
+          if (!app.dependencies?.[v.app]) diags.push({ ...where, message: `reading "${v.app}"'s data requires a dependency on "${v.app}"` });
+          return;
+        }
         if (!v.source.startsWith("/")) return;
         if (!app.system || !SYSTEM_APPS.has(app.id)) {
           diags.push({

@@ -81,7 +81,8 @@ export { asBuffer };
 // content holds a secret we no longer know (after a rotation).
 const SECRET_PATTERNS: [RegExp, string][] = [
   [/^(bitcoind\.rpcpass=).*$/gm, "$1***"],
-  [/^(DAEMON_URL=[a-z]+:\/\/[^:/@\s]*:)[^@\s]*@/gm, "$1***@"],
+  [/([a-z]+:\/\/[^:/@\s]*:)[^@\s]*@/g, "$1***@"],
+  [/^([A-Z0-9_]*(?:PASS|PASSWORD|SECRET|TOKEN)[A-Z0-9_]*=).*$/gm, "$1***"],
   [/(Authorization "Basic )[^"]*"/g, '$1***"'],
 ];
 

@@ -34,11 +34,16 @@ function escapeExpansions(v: string, dollar: boolean): string {
   return dollar ? s.replace(/\$/g, "$$$$") : s;
 }
 
+// Go's unicode.IsSpace (\s in JS, plus NEL): quadlet trims it off both ends of a
+// value, so a word that ends a line with, say, a no-break space must be quoted.
+const UNICODE_SPACE = /[\s\u0085]/u;
+
 // Same set as quadlet's charNeedEscape: whitespace, controls, quotes, backslash.
 function needsQuoting(word: string): boolean {
   if (word === "") return true;
   for (const ch of word) {
     const c = ch.codePointAt(0)!;
+    if (UNICODE_SPACE.test(ch)) return true;
     if (c > 128) continue;
     if (c <= 0x20 || c === 0x7f || c === 0x80 || ch === '"' || ch === "'" || ch === "\\") return true;
   }
@@ -88,7 +93,7 @@ export class Section {
   single(key: string, value: string | number | boolean): this {
     const v = String(value);
     checkLine(key, v);
-    if (/^["\s]|["\s]$/.test(v)) {
+    if (/^["\s\u0085]|["\s\u0085]$/.test(v)) {
       throw new UnitValueError(`${key}= value must not begin or end with a quote or whitespace (quadlet trims them)`);
     }
     return this.push(key, escapeExpansions(v, this.execContext));
@@ -97,7 +102,7 @@ export class Section {
   /** One value per line, not split by quadlet (Volume=, PublishPort=, AddHost=…). */
   each(key: string, value: string): this {
     checkLine(key, value);
-    if (/^\s|\s$/.test(value) || value === "") {
+    if (/^[\s\u0085]|[\s\u0085]$/.test(value) || value === "") {
       throw new UnitValueError(`${key}= value must not be empty or begin/end with whitespace`);
     }
     return this.push(key, escapeExpansions(value, this.execContext));

@@ -137,6 +137,13 @@ export function snapshot(dir: string): Map<string, Entry> {
   return out;
 }
 
+/** A snapshot without directory times: for operations that may create and remove temp entries. */
+export function entries(dir: string): Map<string, Entry> {
+  const out = snapshot(dir);
+  for (const [k, e] of out) if (e.kind === "dir") out.set(k, { ...e, mtimeMs: 0, ctimeMs: 0 });
+  return out;
+}
+
 /**
  * The active tree as the system sees it: through the root's stable links
  * (following them), with the same relative paths a generation uses.

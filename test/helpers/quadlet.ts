@@ -35,6 +35,7 @@ export function dryrun(unitDir: string): DryRun {
   const r = spawnSync(quadletBin(), ["-dryrun"], {
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", QUADLET_UNIT_DIRS: unitDir },
     encoding: "utf8",
+    maxBuffer: 256 * 1024 * 1024,
   });
   if (r.error) throw r.error;
   const services = new Map<string, string>();
