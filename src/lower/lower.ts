@@ -144,9 +144,10 @@ function lowerContainer(n: ContainerNode, g: Graph, opts: LowerOptions, healthGa
   s.single("NoNewPrivileges", true);
   s.words("DropCapability", ["ALL"]);
   if (c.capabilities?.length) s.words("AddCapability", [...new Set(c.capabilities)].sort(cmp));
-  s.single("PidsLimit", c.pids_limit ?? DEFAULT_PIDS_LIMIT);
+  const limits = g.selection?.settings.resource_limits ?? true;
+  if (limits) s.single("PidsLimit", c.pids_limit ?? DEFAULT_PIDS_LIMIT);
   const memory = c.memory ?? (n.app.kind === "ui" ? DEFAULT_UI_MEMORY : undefined);
-  if (memory) {
+  if (memory && limits) {
     if (atLeast(opts.podman, CONTAINER_KEY_SINCE.Memory!)) s.single("Memory", memory);
     else s.words("PodmanArgs", [`--memory=${memory}`]);
   }

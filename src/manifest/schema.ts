@@ -174,8 +174,12 @@ export const selectionSchema = z.strictObject({
   settings: z
     .strictObject({
       bitcoin_network: z.enum(["mainnet", "testnet", "testnet4", "signet", "regtest"]).default("mainnet"),
+      resource_limits: z
+        .boolean()
+        .default(true)
+        .describe("emit PidsLimit/memory limits; false on kernels without the pids/memory cgroup controllers (e.g. Raspberry Pi kernels without cgroup_enable=memory)"),
     })
-    .default({ bitcoin_network: "mainnet" }),
+    .default({ bitcoin_network: "mainnet", resource_limits: true }),
 });
 
 export type App = z.output<typeof appSchema>;

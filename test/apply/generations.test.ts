@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { apply, rollback } from "../../src/apply/apply.js";
-import { currentId, readMeta } from "../../src/apply/state.js";
+import { currentId, prune, readMeta } from "../../src/apply/state.js";
 import { cleanup, edit, genIds, inputs, logged, runCli, show, testEnv, viewHash, workspace, type Workspace } from "./helpers.js";
 
 afterEach(cleanup);
@@ -43,15 +43,20 @@ describe("keeping generations", () => {
     expect(genIds(ws.root)).toEqual(["6", "7"]);
   });
 
-  it("after a rollback the current (older) generation is never pruned", async () => {
+  it("pruning never removes a protected generation (the current one after a rollback)", async () => {
     const ws = workspace();
-    await apply(testEnv(ws), inputs(ws));
+    for (let i = 0; i < 4; i++) {
+      if (i) bump(ws);
+      await apply(testEnv(ws), inputs(ws, { keep: 5 }));
+    }
+    await rollback(testEnv(ws), 1);
+    expect(prune(ws.root, 2, new Set([currentId(ws.root)!]))).toEqual([2]);
+    expect(genIds(ws.root)).toEqual(["1", "3", "4"]);
+    expect(viewHash(ws.root)).toBe(readMeta(ws.root, 1)!.treeHash);
+    // and the next apply prunes relative to the new generation, keeping it
     bump(ws);
-    await apply(testEnv(ws), inputs(ws));
-    await rollback(testEnv(ws)); // current = 1
-    bump(ws);
-    await apply(testEnv(ws), inputs(ws, { keep: 1 })); // 3, from 1
-    expect(genIds(ws.root)).toEqual(["3"]);
+    await apply(testEnv(ws), inputs(ws, { keep: 1 }));
+    expect(genIds(ws.root)).toEqual(["5"]);
     await expect(rollback(testEnv(ws))).rejects.toThrow("no earlier generation to roll back to");
   });
 });

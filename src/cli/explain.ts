@@ -1,0 +1,421 @@
+// explain APP: what one app turns into on a node — the exact `podman run` argv
+// quadlet derives from its units, its dependency chain, the derived files it
+// consumes and what restarts it. Read-only; runs the real quadlet in dry-run mode.
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { defaultAdapter, type SystemAdapter } from "../apply/adapter.js";
+import { deriveConfigs, CONTAINERS_CONF_DROPIN, BITCOIN_ROLE, rpcSecretName } from "../configs/derive.js";
+import { UNIT_DIR, NETWORK, buildContextDir, buildUnitName, imageTag, type ContainerConfigs, type OutputFile } from "../lower/lower.js";
+import { cmp } from "../manifest/diagnostics.js";
+import type { ContainerNode, Graph } from "../graph/graph.js";
+import { compileOrExit, type CommonOpts } from "./compile-cmds.js";
+import { EXIT, Exit, out } from "./io.js";
+
+export const DEFAULT_QUADLET = "/usr/libexec/podman/quadlet";
+
+export interface ExplainOpts extends CommonOpts {
+  quadlet?: string;
+}
+
+export type QuadletStatus = "ok" | "missing" | "failed";
+
+export interface RestartTrigger {
+  /** unit | image | config | build | dependency | network */
+  kind: "unit" | "image" | "config" | "build" | "dependency" | "network";
+  /** File (absolute on the node), unit or service the trigger is about. */
+  what: string;
+  detail: string;
+}
+
+export interface ExplainedContainer {
+  name: string;
+  key: string;
+  service: string;
+  unit: string;
+  image: string;
+  build: { unit: string; service: string; context: string; files: string[]; argv: string[] | null } | null;
+  argv: string[] | null;
+  healthcheck: boolean;
+  /** Others wait for this container's health: the unit reports ready only once healthy (Notify=healthy). */
+  healthGated: boolean;
+  files: { path: string; kind: string; mount: string | null; envFile: boolean; secret: boolean; inputs: string[] }[];
+  dependsOn: { container: string; condition: string; optional: boolean; via: string }[];
+  restartOn: RestartTrigger[];
+}
+
+export interface ExplainReport {
+  app: { id: string; name: string; version: string; kind: string; description: string; manifest: string; provides: string | null };
+  quadlet: { status: QuadletStatus; bin: string; message: string | null };
+  containers: ExplainedContainer[];
+  dependencies: {
+    requires: { app: string; as: string; condition: string; optional: boolean; healthGated: boolean }[];
+    requiredBy: { app: string; as: string; condition: string; optional: boolean; healthGated: boolean }[];
+    /** Apps this one needs, transitively, in start order, ending with this app. */
+    startOrder: string[];
+    /** Apps stopped or restarted with this one (Requires= propagates; Wants= does not). */
+    stopsWith: string[];
+  };
+  notRestartedBy: string[];
+}
+
+/** Resolve the quadlet binary: --quadlet, $QUADLET_BIN, then the distribution path. */
+export function quadletPath(flag?: string): string {
+  return flag ?? process.env.QUADLET_BIN ?? DEFAULT_QUADLET;
+}
+
+export async function explainCmd(app: string, o: ExplainOpts, adapter: SystemAdapter = defaultAdapter()): Promise<void> {
+  const r = compileOrExit(o);
+  const report = await explain(app, r.graph!, r.files, r.secrets, o, adapter);
+  if (o.json) out(JSON.stringify(report, null, 2));
+  else out(formatExplain(report));
+  if (report.quadlet.status === "failed") throw new Exit(EXIT.failed);
+}
+
+export async function explain(
+  appId: string,
+  g: Graph,
+  files: OutputFile[],
+  secrets: Parameters<typeof deriveConfigs>[1],
+  o: { quadlet?: string; select?: string },
+  adapter: SystemAdapter,
+): Promise<ExplainReport> {
+  const loaded = g.apps.find((a) => a.app.id === appId);
+  if (!loaded) {
+    const known = g.apps.map((a) => a.app.id).join(", ");
+    throw new Exit(EXIT.invalid, `error: no app "${appId}" ${o.select ? `in the selection ${o.select}` : "in the catalog"} (known: ${known})`);
+  }
+  const app = loaded.app;
+  const nodes = g.containers.filter((n) => n.app.id === appId).sort((a, b) => cmp(a.name, b.name));
+  const derived = deriveConfigs(g, secrets, []);
+  const fileByPath = new Map(files.map((f) => [f.path, f]));
+  const q = await dryRun(files, quadletPath(o.quadlet), adapter);
+
+  const healthGated = new Set<string>();
+  for (const n of g.containers) for (const d of n.deps) if (d.dep.condition === "healthy") healthGated.add(d.to);
+  const consumers = g.apps.filter((a) => a.app.bitcoin_rpc).map((a) => a.app.id).sort(cmp);
+  const provider = g.roles.get(BITCOIN_ROLE);
+
+  const containers: ExplainedContainer[] = nodes.map((n) => {
+    const cfg: ContainerConfigs = derived.containers.get(n.name) ?? { mounts: [], envFiles: [] };
+    const kindOf = (abs: string) => abs.slice(abs.lastIndexOf("/") + 1);
+    const inputsOf = (kind: string): string[] => {
+      if (kind === "bitcoin.conf") return [`selection setting bitcoin_network`, `RPC consumers: ${consumers.join(", ") || "none"} (one rpcauth line each)`];
+      return [`secret ${rpcSecretName(n.app.id)}`, `bitcoin host: ${provider ? g.containers.find((c) => c.app.id === provider && c.spec.configs?.some((x) => x.kind === "bitcoin.conf"))?.name ?? provider : "none"}`];
+    };
+    const cfgFiles = [
+      ...cfg.mounts.map((m) => ({ path: m.host, kind: kindOf(m.host), mount: m.target, envFile: false })),
+      ...cfg.envFiles.map((p) => ({ path: p, kind: kindOf(p), mount: null, envFile: true })),
+    ].map((f) => ({ ...f, secret: fileByPath.get(f.path.slice(1))?.secret === true, inputs: inputsOf(f.kind) }));
+    cfgFiles.sort((a, b) => cmp(a.path, b.path));
+
+    let build: ExplainedContainer["build"] = null;
+    if (n.spec.build) {
+      const dir = buildContextDir(n);
+      const ctxFiles = files.filter((f) => f.path.startsWith(`${dir.slice(1)}/`)).map((f) => f.path.slice(dir.length));
+      build = {
+        unit: `${UNIT_DIR}/${buildUnitName(n)}`,
+        service: `${n.name}-build.service`,
+        context: `${dir}/`,
+        files: ctxFiles,
+        argv: q.argv.get(`${n.name}-build.service`) ?? null,
+      };
+    }
+    const dependsOn = [...n.deps]
+      .sort((a, b) => cmp(a.to, b.to))
+      .map((d) => ({ container: d.to, condition: d.dep.condition, optional: d.dep.optional, via: d.via }));
+    return {
+      name: n.name,
+      key: n.key,
+      service: `${n.name}.service`,
+      unit: `${UNIT_DIR}/${n.name}.container`,
+      image: n.spec.build ? imageTag(n) : n.spec.image!,
+      build,
+      argv: q.argv.get(`${n.name}.service`) ?? null,
+      healthcheck: n.spec.healthcheck !== undefined,
+      healthGated: healthGated.has(n.name),
+      files: cfgFiles,
+      dependsOn,
+      restartOn: restartTriggers(n, cfgFiles, build),
+    };
+  });
+
+  const appDeps = g.appDeps.get(appId) ?? [];
+  const requires = appDeps
+    .map((d) => ({ app: d.id, as: d.key, condition: d.dep.condition, optional: d.dep.optional, healthGated: d.dep.condition === "healthy" }))
+    .sort((a, b) => cmp(a.app, b.app));
+  const requiredBy: ExplainReport["dependencies"]["requiredBy"] = [];
+  for (const [id, deps] of [...g.appDeps].sort((a, b) => cmp(a[0], b[0]))) {
+    for (const d of deps) if (d.id === appId) requiredBy.push({ app: id, as: d.key, condition: d.dep.condition, optional: d.dep.optional, healthGated: d.dep.condition === "healthy" });
+  }
+
+  return {
+    app: { id: app.id, name: app.name, version: app.version, kind: app.kind, description: app.description, manifest: loaded.file, provides: app.provides?.role ?? null },
+    quadlet: { status: q.status, bin: q.bin, message: q.message },
+    containers,
+    dependencies: { requires, requiredBy, startOrder: startOrder(g, appId), stopsWith: stopsWith(g, appId) },
+    notRestartedBy: [`/${CONTAINERS_CONF_DROPIN} (read by podman when a container next starts)`],
+  };
+}
+
+function restartTriggers(n: ContainerNode, files: ExplainedContainer["files"], build: ExplainedContainer["build"]): RestartTrigger[] {
+  const t: RestartTrigger[] = [];
+  t.push({ kind: "unit", what: `${UNIT_DIR}/${n.name}.container`, detail: `any change to its unit (fields of containers.${n.key} in ${n.file}, the app version, derived-file hashes)` });
+  if (build) {
+    t.push({ kind: "image", what: imageTag(n), detail: `the image tag follows the app version; a new version rebuilds and restarts` });
+    t.push({ kind: "build", what: build.unit, detail: "its build unit changes (tag, build args, target, context hash): rebuild, then restart" });
+    t.push({ kind: "build", what: build.context, detail: `any file of the build context changes (${build.files.length} file${build.files.length === 1 ? "" : "s"})` });
+  } else {
+    t.push({ kind: "image", what: n.spec.image!, detail: "a different image reference changes the unit; the same tag is never re-pulled" });
+  }
+  for (const f of files) t.push({ kind: "config", what: f.path, detail: f.envFile ? "derived environment file changes" : `derived file changes (mounted at ${f.mount})` });
+  for (const d of [...n.deps].sort((a, b) => cmp(a.to, b.to))) {
+    if (d.dep.optional) continue;
+    t.push({ kind: "dependency", what: `${d.to}.service`, detail: "a required unit is restarted or stopped (systemd Requires= propagates)" });
+  }
+  t.push({ kind: "network", what: `${UNIT_DIR}/${NETWORK.name}.network`, detail: "the shared network definition changes (every container stops, the network is recreated)" });
+  return t;
+}
+
+/** Apps this one needs, transitively, in the graph's start order, ending with the app itself. */
+function startOrder(g: Graph, appId: string): string[] {
+  const need = new Set<string>([appId]);
+  const stack = [appId];
+  while (stack.length > 0) {
+    for (const d of g.appDeps.get(stack.pop()!) ?? []) {
+      if (!need.has(d.id)) {
+        need.add(d.id);
+        stack.push(d.id);
+      }
+    }
+  }
+  const order: string[] = [];
+  for (const n of g.containers) if (need.has(n.app.id) && !order.includes(n.app.id)) order.push(n.app.id);
+  return order;
+}
+
+/** Apps that require this one through Requires= chains (stop/restart propagates to them). */
+function stopsWith(g: Graph, appId: string): string[] {
+  const out = new Set<string>();
+  const stack = [appId];
+  while (stack.length > 0) {
+    const cur = stack.pop()!;
+    for (const [id, deps] of g.appDeps) {
+      if (out.has(id) || id === appId) continue;
+      if (deps.some((d) => d.id === cur && !d.dep.optional)) {
+        out.add(id);
+        stack.push(id);
+      }
+    }
+  }
+  return [...out].sort(cmp);
+}
+
+interface DryRunResult {
+  status: QuadletStatus;
+  bin: string;
+  message: string | null;
+  argv: Map<string, string[]>;
+}
+
+/** Write the units to a temp dir and run `quadlet -dryrun` on them through the adapter. */
+async function dryRun(files: OutputFile[], bin: string, adapter: SystemAdapter): Promise<DryRunResult> {
+  const argv = new Map<string, string[]>();
+  try {
+    accessSync(bin, constants.X_OK);
+  } catch {
+    return { status: "missing", bin, message: `quadlet not found at ${bin}: the podman argv cannot be shown (install Podman >= 4.4, pass --quadlet PATH or set QUADLET_BIN)`, argv };
+  }
+  const tmp = mkdtempSync(join(tmpdir(), "archy-explain-"));
+  try {
+    for (const f of files) {
+      if (!f.path.startsWith(`${UNIT_DIR}/`)) continue;
+      const abs = join(tmp, f.path);
+      mkdirSync(dirname(abs), { recursive: true });
+      writeFileSync(abs, f.content);
+    }
+    const unitDirs = join(tmp, dirname(UNIT_DIR));
+    const r = await adapter.run(bin, ["-dryrun"], { env: { ...process.env, QUADLET_UNIT_DIRS: unitDirs } as Record<string, string>, timeoutMs: 60_000 });
+    if (r.code === 127) return { status: "missing", bin, message: `quadlet could not be run at ${bin}: ${r.stderr.trim()}`, argv };
+    const problems = r.stderr.split("\n").filter((l) => /error|converting/i.test(l)).map((l) => l.replace(/^quadlet-generator\[\d+\]: /, ""));
+    for (const [service, text] of splitDryRun(r.stdout)) {
+      const line = serviceExecStart(text);
+      if (line === undefined) continue;
+      try {
+        argv.set(service, execStartArgv(line));
+      } catch (e) {
+        problems.push(`${service}: ExecStart= cannot be parsed: ${(e as Error).message}`);
+      }
+    }
+    if (r.code !== 0 || problems.length > 0) {
+      return { status: "failed", bin, message: `quadlet -dryrun exited ${r.code}${problems.length ? `:\n${problems.join("\n")}` : ""}`, argv };
+    }
+    return { status: "ok", bin, message: null, argv };
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** `---name.service---` blocks of `quadlet -dryrun` output. */
+export function splitDryRun(stdout: string): Map<string, string> {
+  const services = new Map<string, string>();
+  let name: string | undefined;
+  let lines: string[] = [];
+  const flush = () => {
+    if (name) services.set(name, lines.join("\n"));
+  };
+  for (const l of stdout.split("\n")) {
+    const m = /^---(.+)---$/.exec(l);
+    if (m) {
+      flush();
+      name = m[1]!;
+      lines = [];
+    } else lines.push(l);
+  }
+  flush();
+  return services;
+}
+
+function serviceExecStart(text: string): string | undefined {
+  let section = "";
+  for (const l of text.split("\n")) {
+    const s = /^\[(.+)\]$/.exec(l);
+    if (s) section = s[1]!;
+    else if (section === "Service" && l.startsWith("ExecStart=")) return l.slice("ExecStart=".length);
+  }
+  return undefined;
+}
+
+/**
+ * An ExecStart= value as the argv the process receives: systemd's word splitting
+ * (whitespace, '…' and "…" quotes, C escapes), then %% → % and $$ → $. Other
+ * specifiers (%t, %N) and $VAR are left as written: systemd expands them at start.
+ */
+export function execStartArgv(value: string): string[] {
+  let v = value;
+  // Prefixes systemd strips from the command: - @ : + !
+  while (/^[-@:+!]/.test(v)) v = v.slice(1);
+  return splitExec(v).map((w) => w.replace(/%%/g, "%").replace(/\$\$/g, "$"));
+}
+
+const WS = " \t\n\r";
+
+/** systemd's extract_first_word(EXTRACT_UNQUOTE|EXTRACT_CUNESCAPE) applied to a whole ExecStart= value. */
+export function splitExec(value: string): string[] {
+  const words: string[] = [];
+  let i = 0;
+  for (;;) {
+    while (i < value.length && WS.includes(value[i]!)) i++;
+    if (i >= value.length) return words;
+    const bytes: number[] = [];
+    let quote = "";
+    for (; i < value.length; i++) {
+      const c = value[i]!;
+      if (c === "\\") {
+        const [b, len] = cunescapeOne(value, i + 1);
+        bytes.push(...b);
+        i += len;
+      } else if (quote) {
+        if (c === quote) quote = "";
+        else bytes.push(...Buffer.from(c, "utf8"));
+      } else if (c === '"' || c === "'") quote = c;
+      else if (WS.includes(c)) break;
+      else bytes.push(...Buffer.from(c, "utf8"));
+    }
+    if (quote) throw new Error(`unterminated ${quote} quote`);
+    words.push(Buffer.from(bytes).toString("utf8"));
+  }
+}
+
+function cunescapeOne(s: string, p: number): [number[], number] {
+  const c = s[p];
+  const simple: Record<string, string> = { a: "\x07", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t", v: "\v", "\\": "\\", '"': '"', "'": "'", s: " ", ";": ";" };
+  if (c === undefined) throw new Error("backslash at the end of the line");
+  if (simple[c] !== undefined) return [[simple[c]!.charCodeAt(0)], 1];
+  const hex = (n: number) => {
+    const h = s.slice(p + 1, p + 1 + n);
+    if (!new RegExp(`^[0-9a-fA-F]{${n}}$`).test(h)) throw new Error(`bad \\${c} escape`);
+    return parseInt(h, 16);
+  };
+  if (c === "x") return [[hex(2)], 3];
+  if (c === "u") return [[...Buffer.from(String.fromCodePoint(hex(4)), "utf8")], 5];
+  if (c === "U") return [[...Buffer.from(String.fromCodePoint(hex(8)), "utf8")], 9];
+  if (/[0-7]/.test(c)) {
+    const o = s.slice(p, p + 3);
+    if (!/^[0-7]{3}$/.test(o)) throw new Error("bad octal escape");
+    return [[parseInt(o, 8)], 3];
+  }
+  throw new Error(`invalid escape \\${c}`);
+}
+
+/** POSIX-shell quoting for display: a word that needs it goes in single quotes. */
+export function shellQuote(w: string): string {
+  if (w !== "" && /^[A-Za-z0-9_@%+=:,./-]+$/.test(w)) return w;
+  return `'${w.replace(/'/g, `'\\''`)}'`;
+}
+
+/** An argv as a copy-pasteable command: one option per line, image and command last. */
+export function formatArgv(argv: string[], image: string, indent: string): string {
+  const at = argv.lastIndexOf(image);
+  const head = at > 0 ? argv.slice(0, at) : argv;
+  const tail = at > 0 ? argv.slice(at) : [];
+  const lines: string[][] = [];
+  head.forEach((w, i) => {
+    if (i === 0 || (i > 1 && w.startsWith("-"))) lines.push([w]);
+    else lines[lines.length - 1]!.push(w);
+  });
+  if (tail.length) lines.push(tail);
+  return lines.map((l, i) => `${i === 0 ? "" : `${indent}  `}${l.map(shellQuote).join(" ")}`).join(" \\\n");
+}
+
+export function formatExplain(r: ExplainReport): string {
+  const o: string[] = [];
+  const a = r.app;
+  o.push(`${a.id}: ${a.name} ${a.version} (${a.kind}${a.provides ? `, provides role ${a.provides}` : ""}) from ${a.manifest}`);
+  o.push(`  ${a.description}`);
+  if (r.quadlet.status !== "ok") o.push("", `note: ${r.quadlet.message}`);
+
+  o.push("", "Containers");
+  for (const c of r.containers) {
+    o.push(`  ${c.name}  (${c.service}, unit ${c.unit})`);
+    o.push(`    image ${c.image}${c.build ? ` (built locally by ${c.build.service})` : ""}`);
+    if (c.healthcheck) o.push(`    healthcheck: yes${c.healthGated ? "; health-gated: the unit reports started only once healthy (Notify=healthy), because others wait for it" : ""}`);
+    if (c.build) {
+      o.push(`    build context ${c.build.context}: ${c.build.files.join(", ")}`);
+      if (c.build.argv) o.push(`    podman build (from quadlet -dryrun):`, `      ${formatArgv(c.build.argv, c.build.argv[c.build.argv.length - 1]!, "      ")}`);
+    }
+    if (c.argv) o.push(`    podman run (from quadlet -dryrun):`, `      ${formatArgv(c.argv, c.image, "      ")}`);
+    else o.push(`    podman run: unavailable (${r.quadlet.status === "missing" ? "quadlet not found" : "quadlet failed"})`);
+  }
+
+  o.push("", "Dependencies");
+  const dep = (d: { app: string; as: string; condition: string; optional: boolean }) =>
+    `${d.app}${d.as !== d.app ? ` (as ${d.as})` : ""}  ${d.condition === "healthy" ? "healthy: waits until it reports healthy" : "started: ordering only"}${d.optional ? "; optional (Wants=)" : "; required (Requires=)"}`;
+  o.push(`  requires:${r.dependencies.requires.length ? "" : " nothing"}`);
+  for (const d of r.dependencies.requires) o.push(`    ${dep(d)}`);
+  o.push(`  required by:${r.dependencies.requiredBy.length ? "" : " nothing"}`);
+  for (const d of r.dependencies.requiredBy) o.push(`    ${dep(d)}`);
+  const inner = r.containers.flatMap((c) => c.dependsOn.filter((d) => d.via.startsWith("containers.")).map((d) => ({ from: c.name, ...d })));
+  if (inner.length) {
+    o.push("  inside the app:");
+    for (const d of inner) o.push(`    ${d.from} → ${d.container}  ${d.condition === "healthy" ? "healthy" : "started"}${d.optional ? ", optional" : ""}`);
+  }
+  o.push(`  start order: ${r.dependencies.startOrder.join(" → ")}`);
+  o.push(`  stopping or restarting it also stops or restarts: ${r.dependencies.stopsWith.join(", ") || "nothing else"}`);
+
+  o.push("", "Derived files");
+  const files = r.containers.flatMap((c) => c.files.map((f) => ({ c: c.name, ...f })));
+  if (files.length === 0) o.push("  none");
+  for (const f of files) {
+    o.push(`  ${f.path} → ${f.envFile ? `${f.c} (environment file)` : `${f.c}:${f.mount} (read-only bind mount)`}${f.secret ? " [secret, 0600]" : ""}`);
+    o.push(`    content depends on: ${f.inputs.join("; ")}`);
+  }
+
+  o.push("", "Restarts when");
+  for (const c of r.containers) {
+    o.push(`  ${c.service}:`);
+    for (const t of c.restartOn) o.push(`    - ${t.what}: ${t.detail}`);
+  }
+  o.push(`  never restarted by: ${r.notRestartedBy.join("; ")}`);
+  return o.join("\n");
+}
