@@ -248,6 +248,8 @@ export async function apply(env: Env, inputs: Inputs, opts: { dryRun?: boolean; 
       writeGeneration(env.root, id, files, meta);
       try {
         await preflight(env, genDir(env.root, id), next);
+        // Before the switch, so a link that cannot be made leaves no never-activated generation behind.
+        ensureStableLinks(env.root);
       } catch (e) {
         rmSync(genDir(env.root, id), { recursive: true, force: true });
         throw e;

@@ -3,7 +3,7 @@
 //   var/lib/archy-quadlet/current -> generations/<n>   (switched by one rename)
 //   var/lib/archy-quadlet/lock, inputs.json, ota/
 // and the stable links through which the active generation is seen.
-import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeSync, constants, chmodSync } from "node:fs";
+import { closeSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync, constants, chmodSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { dirname, join, relative } from "node:path";
 import { cmp } from "../manifest/diagnostics.js";
@@ -157,7 +157,10 @@ export function garbage(root: string): string[] {
     const complete = /^\d+$/.test(n) && readMeta(root, Number(n)) !== undefined;
     if (!complete && Number(n) !== cur) out.push(join(gens, n));
   }
-  for (const n of readdirSync(state)) if (n.startsWith("current.tmp")) out.push(join(state, n));
+  for (const n of readdirSync(state)) {
+    const lockTemp = /^lock\.(?:stale-)?(\d+)$/.exec(n);
+    if (n.startsWith("current.tmp") || (lockTemp && !alive(Number(lockTemp[1])))) out.push(join(state, n));
+  }
   return out;
 }
 
@@ -176,6 +179,7 @@ export function ensureStateDir(root: string): void {
       tick();
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      if (!lstatSync(d).isDirectory() && !lstatSync(d).isSymbolicLink()) throw new StateError(`cannot use state directory ${state}: ${d} exists and is not a directory`);
     }
   }
   // Generations hold secret-bearing files (0600 themselves); the dir stays traversable for containers' bind mounts.
@@ -319,10 +323,12 @@ export async function acquireLock(root: string, timeoutMs: number, onWait: (pid:
   const deadline = Date.now() + timeoutMs;
   let told = false;
   for (;;) {
+    // Written in full first, then linked into place: the lock file never exists without its pid
+    // (an empty lock left by a crash between create and write would block every apply forever).
+    const mine = `${lock}.${process.pid}`;
+    writeFileSync(mine, `${process.pid}\n`, { mode: 0o644 });
     try {
-      const fd = openSync(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
-      writeSync(fd, `${process.pid}\n`);
-      closeSync(fd);
+      linkSync(mine, lock);
       return () => {
         try {
           if (readFileSync(lock, "utf8").trim() === String(process.pid)) unlinkSync(lock);
@@ -332,15 +338,18 @@ export async function acquireLock(root: string, timeoutMs: number, onWait: (pid:
       };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    } finally {
+      rmSync(mine, { force: true });
     }
-    let pid = 0;
+    let text: string;
     try {
-      pid = Number(readFileSync(lock, "utf8").trim());
+      text = readFileSync(lock, "utf8");
     } catch {
       continue;
     }
-    if (pid > 0 && !alive(pid)) {
-      // Stale: rename is atomic, so only one waiter takes it over.
+    const pid = /^\d+\n?$/.test(text) ? Number(text.trim()) : 0;
+    if (pid <= 0 || !alive(pid)) {
+      // Stale (dead owner, or no pid at all): rename is atomic, so only one waiter takes it over.
       try {
         renameSync(lock, `${lock}.stale-${process.pid}`);
         rmSync(`${lock}.stale-${process.pid}`, { force: true });

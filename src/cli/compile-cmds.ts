@@ -109,6 +109,11 @@ export async function diff(o: CommonOpts & { against: string; color?: boolean })
         out(`mode ${c.path}: ${c.have.mode.toString(8)} → ${c.want.mode.toString(8)}`);
         continue;
       }
+      if (c.kind === "modify" && oldText === newText) {
+        // Only credentials differ (a rotation): an empty patch would hide that anything changed.
+        out(`secret ${c.path}: only redacted credentials differ`);
+        continue;
+      }
       const patch = createTwoFilesPatch(c.kind === "add" ? "/dev/null" : `a/${c.path}`, c.kind === "remove" ? "/dev/null" : `b/${c.path}`, oldText, newText, undefined, source ? source.trim() : undefined);
       out(color ? colorize(patch) : patch);
     }

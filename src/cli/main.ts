@@ -1,6 +1,6 @@
 // The CLI entry: parse arguments, lazily load the command, map every outcome to
 // an exit code. The only place that touches process.exitCode.
-import { Command, CommanderError, Option } from "commander";
+import { Argument, Command, CommanderError, Option } from "commander";
 import { EXIT, Exit, err } from "./io.js";
 
 const examples = (lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`;
@@ -92,6 +92,39 @@ export function buildProgram(): Command {
     .description("print the manifest JSON Schema")
     .addHelpText("after", examples(["archy-quadlet schema > schema/manifest.schema.json"]))
     .action(async () => (await import("./compile-cmds.js")).schema());
+
+  // Operator / reviewer commands (src/cli/explain.ts, graph.ts, status.ts, completion.ts).
+  compileOptions(program.command("explain").description("show what one app becomes on a node: podman argv, dependencies, derived files, restart triggers"))
+    .argument("<app>", "app id")
+    .option("--quadlet <path>", "quadlet binary for the dry run (default /usr/libexec/podman/quadlet, or $QUADLET_BIN)")
+    .option("--json", "machine-readable result")
+    .addHelpText("after", examples(["archy-quadlet explain bitcoin-knots", "archy-quadlet explain mempool --select /etc/archy-quadlet/selection.yaml --json"]))
+    .action(async (app: string, o) => (await import("./explain.js")).explainCmd(app, o));
+
+  compileOptions(program.command("graph").description("print the dependency graph of the catalog (or a selection) as Mermaid or Graphviz dot"))
+    .addOption(new Option("--format <format>", "output format").choices(["mermaid", "dot"]).default("mermaid"))
+    .addHelpText("after", examples(["archy-quadlet graph > docs/graph.mmd", "archy-quadlet graph --format dot --select node.yaml | dot -Tsvg > graph.svg"]))
+    .action(async (o) => (await import("./graph.js")).graphCmd(o));
+
+  program
+    .command("status")
+    .description("per app and container on this node: unit, service, container and health state; exit 1 if a container is down")
+    .option("--root <dir>", "target filesystem root", "/")
+    .option("--json", "machine-readable result")
+    .addHelpText("after", examples(["archy-quadlet status", "archy-quadlet status --json | jq '.down'"]))
+    .action(async (o) => (await import("./status.js")).statusCmd(o));
+
+  program
+    .command("completion")
+    .description("print a shell completion script")
+    .addArgument(new Argument("<shell>", "shell to complete for").choices(["bash"]))
+    .addHelpText("after", examples(["archy-quadlet completion bash | sudo tee /etc/bash_completion.d/archy-quadlet", "source <(archy-quadlet completion bash)"]))
+    .action(async (shell: string) => (await import("./completion.js")).completionCmd(shell));
+
+  // Examples for the command groups and the program itself (every --help shows some).
+  ota.addHelpText("after", examples(["archy-quadlet ota prepare --release 2026.11.2", "archy-quadlet ota verify"]));
+  podman.addHelpText("after", examples(["archy-quadlet podman heal"]));
+  program.addHelpText("after", examples(["archy-quadlet validate", "archy-quadlet diff --against /", "archy-quadlet explain bitcoin-knots", "archy-quadlet status"]));
 
   return program;
 }

@@ -7,7 +7,7 @@ import type { SystemAdapter } from "../apply/adapter.js";
 import { currentId, readGeneration } from "../apply/state.js";
 import { dependencyEdges, orderServices, serviceOf } from "../apply/plan.js";
 
-export type RemedyId = "clear-runtime-dirs" | "renumber" | "reset-database" | "migrate-database";
+export type RemedyId = "clear-runtime-dirs" | "renumber" | "reset-database" | "rebuild-lost-database" | "migrate-database";
 
 /** Failure signatures, most specific first. Data, so a new field report is one line. */
 export const SIGNATURES: { id: string; match: RegExp; remedy: RemedyId }[] = [
@@ -56,6 +56,17 @@ async function podmanInfo(env: HealEnv): Promise<{ ok: boolean; text: string }> 
   return { ok: r.code === 0, text: r.code === 0 ? `podman info ok (database: ${r.stdout.trim() || "unknown"})` : r.stderr.trim() || `podman info exited ${r.code}` };
 }
 
+/** No database file although podman has stored images or containers before: it was lost. */
+function databaseLost(root: string): boolean {
+  if (DATABASES.some((db) => existsSync(join(root, db)))) return false;
+  const images = join(root, STORAGE, "overlay-images");
+  try {
+    return readdirSync(images).some((n) => n !== "images.lock");
+  } catch {
+    return false;
+  }
+}
+
 /** Archy's container services of the active generation, in dependency order. */
 function archyServices(root: string): string[] {
   const cur = currentId(root);
@@ -72,12 +83,17 @@ export async function heal(env: HealEnv): Promise<HealReport> {
     actions.push(s);
     env.log(`heal: ${s}`);
   };
+  // Checked before `podman info`, which silently creates a fresh, empty database.
+  const lost = databaseLost(env.root);
   const before = await podmanInfo(env);
   env.log(`heal: before: ${before.text.split("\n")[0]}`);
 
   let remedy: RemedyId | undefined;
   let signature: string | undefined;
-  if (!before.ok) {
+  if (lost) {
+    signature = "database-lost";
+    remedy = "rebuild-lost-database";
+  } else if (!before.ok) {
     const sig = classify(before.text);
     if (!sig) {
       env.log("heal: unknown failure: taking no action");
@@ -115,7 +131,12 @@ export async function heal(env: HealEnv): Promise<HealReport> {
     case "renumber":
       await run("podman", ["system", "renumber"]);
       break;
+    case "rebuild-lost-database":
     case "reset-database": {
+      // renumber needs podman otherwise idle: stop archy's services (dependents first), start them after.
+      const services = archyServices(env.root);
+      for (const svc of [...services].reverse()) if (!(await run("systemctl", ["stop", svc]))) break;
+      if (!ok) break;
       const stamp = (env.now?.() ?? new Date()).toISOString().replace(/[-:]/g, "").replace(/\..*/, "");
       for (const db of DATABASES) {
         const abs = join(env.root, db);
@@ -129,7 +150,7 @@ export async function heal(env: HealEnv): Promise<HealReport> {
       }
       if (!(await run("podman", ["system", "renumber"]))) break;
       // Quadlet containers are disposable (--rm --replace); their data lives on bind mounts.
-      for (const svc of archyServices(env.root)) if (!(await run("systemctl", ["restart", svc]))) break;
+      for (const svc of services) if (!(await run("systemctl", ["start", svc]))) break;
       break;
     }
     case "migrate-database":

@@ -90,12 +90,35 @@ describe("podman heal", () => {
     expect(readFileSync(join(storage, "db.sql.broken-20261127T100000"), "utf8")).toBe("old db");
     expect(t.adapter.calls.map((c) => `${c.cmd} ${c.args.join(" ")}`)).toEqual([
       "podman info --format {{.Host.DatabaseBackend}}",
+      "systemctl stop web.service",
+      "systemctl stop db.service",
       "podman system renumber",
-      "systemctl restart db.service",
-      "systemctl restart web.service",
+      "systemctl start db.service",
+      "systemctl start web.service",
       "podman info --format {{.Host.DatabaseBackend}}",
     ]);
     expect(t.adapter.calls.some((c) => c.args.includes("reset"))).toBe(false);
+  });
+
+  it("a lost database (images stored, no db file) → renumber and restart the archy services, data untouched", async () => {
+    const t = await setup(() => ({ code: 0, stdout: "sqlite\n", stderr: "" }), true);
+    const storage = join(t.root, "var/lib/containers/storage");
+    mkdirSync(join(storage, "overlay-images", "65e0e0290d26"), { recursive: true });
+    const data = join(t.root, "var/lib/archy/apps/db/data");
+    mkdirSync(data, { recursive: true });
+    writeFileSync(join(data, "chainstate"), "precious");
+    const r = await heal(t.h);
+    expect(r).toMatchObject({ signature: "database-lost", remedy: "rebuild-lost-database", healed: true });
+    expect(t.adapter.calls.map((c) => `${c.cmd} ${c.args.join(" ")}`)).toEqual([
+      "podman info --format {{.Host.DatabaseBackend}}",
+      "systemctl stop web.service",
+      "systemctl stop db.service",
+      "podman system renumber",
+      "systemctl start db.service",
+      "systemctl start web.service",
+      "podman info --format {{.Host.DatabaseBackend}}",
+    ]);
+    expect(readFileSync(join(data, "chainstate"), "utf8")).toBe("precious");
   });
 
   it("an unknown failure takes no action and reports the captured error", async () => {
@@ -111,7 +134,12 @@ describe("podman heal", () => {
     const t = await setup(brokenPodman("database disk image is malformed", isRenumber, true), true);
     const r = await heal(t.h);
     expect(r.healed).toBe(false);
-    expect(t.adapter.calls.map((c) => `${c.cmd} ${c.args.join(" ")}`)).toEqual(["podman info --format {{.Host.DatabaseBackend}}", "podman system renumber"]);
+    expect(t.adapter.calls.map((c) => `${c.cmd} ${c.args.join(" ")}`)).toEqual([
+      "podman info --format {{.Host.DatabaseBackend}}",
+      "systemctl stop web.service",
+      "systemctl stop db.service",
+      "podman system renumber",
+    ]);
     expect(t.lines.join("\n")).toMatch(/renumber failed: lock in use; no further remedies/);
   });
 
