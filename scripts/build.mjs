@@ -8,10 +8,13 @@
 // evaluates diff's patch code, execa or src/apply beyond write.ts. Identifiers
 // are not minified, so stack traces stay readable.
 //
-// Flags: --metafile writes dist/meta.json (for `npx esbuild --analyze`-style
-// inspection); --quiet prints nothing on success.
+// Also: built-ins load lazily, zod ships only its English messages, commander
+// and yaml get two start-up/hot-path patches (see the plugins below).
+//
+// Flags: --metafile writes dist/meta.json (inputs and their bytes in the
+// output); --quiet prints nothing on success.
 import { build } from "esbuild";
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,8 +25,8 @@ const args = new Set(process.argv.slice(2));
 
 // commander and yaml ship CommonJS that calls require("events") etc.; in an ESM
 // bundle esbuild's __require needs a real `require` to forward to.
-// (The #!/usr/bin/env node line comes from src/cli/run.ts; ensureShebang() below
-// adds it should that ever change.)
+// (The #!/usr/bin/env node line comes from src/cli/run.ts; it is added below
+// should that ever change.)
 const banner = [
   'import { createRequire as __archyCreateRequire } from "node:module";',
   "const require = __archyCreateRequire(import.meta.url);",
@@ -102,6 +105,7 @@ const result = await build({
   absWorkingDir: root,
   entryPoints: [join(root, "src/cli/run.ts")],
   outfile,
+  write: false,
   bundle: true,
   platform: "node",
   format: "esm",
@@ -123,16 +127,23 @@ const result = await build({
 
 if (args.has("--metafile")) writeFileSync(join(root, "dist", "meta.json"), JSON.stringify(result.metafile));
 
-// Guard: nothing may be left as an import of a package (it would need node_modules).
+// Guard: nothing may be left as an import or require of a package (it would
+// need node_modules at run time).
 const output = result.metafile.outputs[relative(root, outfile)];
-const external = (output?.imports ?? []).filter((i) => i.external && !i.path.startsWith("node:") && !isBuiltin(i.path));
+const external = (output?.imports ?? []).filter((i) => i.external && !isBuiltin(i.path));
 if (external.length > 0) {
-  console.error(`build: bundle still imports packages: ${external.map((i) => i.path).join(", ")}`);
+  console.error(`build: bundle still imports packages: ${external.map((i) => `${i.path} (${i.kind})`).join(", ")}`);
   process.exit(1);
 }
 
-ensureShebang();
-chmodSync(outfile, 0o755);
+// Written next to the target and renamed over it: a test or `bin/` running the
+// bundle while it is rebuilt sees the old file or the new one, never half.
+let text = result.outputFiles[0].text;
+if (!text.startsWith("#!")) text = `#!/usr/bin/env node\n${text}`;
+const tmp = `${outfile}.tmp-${process.pid}`;
+writeFileSync(tmp, text, { mode: 0o755 });
+chmodSync(tmp, 0o755);
+renameSync(tmp, outfile);
 
 if (!args.has("--quiet")) {
   const size = statSync(outfile).size;
@@ -141,10 +152,6 @@ if (!args.has("--quiet")) {
 }
 
 function isBuiltin(p) {
-  return builtinModules.includes(p.split("/")[0]);
-}
-
-function ensureShebang() {
-  const text = readFileSync(outfile, "utf8");
-  if (!text.startsWith("#!")) writeFileSync(outfile, `#!/usr/bin/env node\n${text}`);
+  const name = p.replace(/^node:/, "");
+  return builtinModules.includes(name) || builtinModules.includes(name.split("/")[0]);
 }

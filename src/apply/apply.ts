@@ -103,15 +103,22 @@ async function systemctl(env: Env, args: string[]): Promise<{ ok: boolean; error
 async function execute(env: Env, plan: Plan, next: Tree): Promise<{ unit: string; error: string }[]> {
   const failures: { unit: string; error: string }[] = [];
   const failed = new Set<string>();
-  if (plan.daemonReload) {
-    const r = await systemctl(env, ["daemon-reload"]);
-    if (!r.ok) {
-      failures.push({ unit: "daemon-reload", error: r.error });
-      return failures;
-    }
-  }
+  // Units that disappear are stopped while systemd still has them loaded; after
+  // daemon-reload a stopped-but-removed unit is simply "not loaded".
+  const remaining = new Set([...next.keys()].map((p) => serviceOf(p) ?? p.slice(p.lastIndexOf("/") + 1)));
+  const early = plan.steps.filter((s) => s.action === "stop" && !remaining.has(s.unit));
+  const rest = plan.steps.filter((s) => !early.includes(s));
   const after = afterMap(next);
-  for (const s of plan.steps) {
+  const steps: (Step | "daemon-reload")[] = [...early, ...(plan.daemonReload ? (["daemon-reload"] as const) : []), ...rest];
+  for (const s of steps) {
+    if (s === "daemon-reload") {
+      const r = await systemctl(env, ["daemon-reload"]);
+      if (!r.ok) {
+        failures.push({ unit: "daemon-reload", error: r.error });
+        return failures;
+      }
+      continue;
+    }
     if (s.action === "network-rm") {
       env.log(`podman network rm ${s.network}`);
       const r = await env.adapter.run("podman", ["network", "rm", "--force", s.network], { timeoutMs: 120_000 });
@@ -127,7 +134,7 @@ async function execute(env: Env, plan: Plan, next: Tree): Promise<{ unit: string
     }
     env.log(`${s.action} ${s.unit} (${s.why})`);
     const r = await systemctl(env, [s.action, s.unit]);
-    if (!r.ok) {
+    if (!r.ok && !(s.action === "stop" && /not loaded/.test(r.error))) {
       env.log(`${s.action} ${s.unit} failed: ${r.error.split("\n")[0] ?? ""}`);
       failures.push({ unit: s.unit, error: r.error });
       failed.add(s.unit);
@@ -222,12 +229,17 @@ export async function apply(env: Env, inputs: Inputs, opts: { dryRun?: boolean; 
   const seen = currentId(env.root);
   const probe = decide();
   if (opts.dryRun) return report(probe);
-  if (probe.noop && !lockHeld(env.root) && garbage(env.root).length === 0 && currentId(env.root) === seen) return report(probe);
+  const tidy = () => garbage(env.root).length === 0 && (seen === undefined || pruneGenerations(env, inputs.keep, seen, true).length === 0);
+  if (probe.noop && !lockHeld(env.root) && tidy() && currentId(env.root) === seen) return report(probe);
 
   return withLock(env, async (): Promise<ApplyResult> => {
     collectGarbage(env.root);
     const d = decide();
-    if (d.noop) return report(d);
+    if (d.noop) {
+      // Nothing to switch, but a crash may have cut the last apply short before it pruned.
+      if (d.active.id !== undefined) pruneGenerations(env, inputs.keep, d.active.id);
+      return report(d);
+    }
     const { active, base, plan } = d;
 
     let id: number;
@@ -259,9 +271,7 @@ export async function apply(env: Env, inputs: Inputs, opts: { dryRun?: boolean; 
     saveInputs(env.root, inputs);
     const state: GenState = failures.length ? "failed" : otaPending(env.root) ? "pending" : "good";
     writeMeta(env.root, { ...meta, state, note: failures.length ? `failed: ${failures.map((f) => f.unit).join(", ")}` : undefined });
-    const fb = otaFallback(env.root);
-    const removed = prune(env.root, inputs.keep, new Set([id, ...(fb !== undefined ? [fb] : [])]));
-    if (removed.length) env.log(`pruned generation${removed.length > 1 ? "s" : ""} ${removed.join(", ")}`);
+    pruneGenerations(env, inputs.keep, id);
     return { noop: false, plan, generation: id, failures };
   });
 }
@@ -276,6 +286,14 @@ function planBase(root: string, active: { id?: number; tree: Tree }): { id?: num
   if (m?.state !== "applied") return active;
   const prev = m.from !== undefined && readMeta(root, m.from) ? readGeneration(root, m.from) : new Map();
   return { id: m.from, tree: prev, resume: m };
+}
+
+/** Keep the newest `keep` generations plus `id` (the current one) and the OTA fallback. */
+function pruneGenerations(env: Env, keep: number, id: number, dryRun = false): number[] {
+  const fb = otaFallback(env.root);
+  const removed = prune(env.root, keep, new Set([id, ...(fb !== undefined ? [fb] : [])]), dryRun);
+  if (removed.length && !dryRun) env.log(`pruned generation${removed.length > 1 ? "s" : ""} ${removed.join(", ")}`);
+  return removed;
 }
 
 function lockHeld(root: string): boolean {

@@ -52,10 +52,15 @@ function fsyncPath(p: string): void {
   }
 }
 
+/** write(2) may write less than asked (a full disk, a file-size limit): go on until all is written or it fails. */
+export function writeAll(fd: number, buf: Buffer): void {
+  for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
+}
+
 function writeSynced(abs: string, content: Buffer | string, mode: number): void {
   const fd = openSync(abs, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
   try {
-    writeSync(fd, typeof content === "string" ? Buffer.from(content) : content);
+    writeAll(fd, typeof content === "string" ? Buffer.from(content) : content);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
@@ -98,7 +103,8 @@ export function readMeta(root: string, id: number): GenMeta | undefined {
 /** Rewrite meta.json atomically (temp + rename): states change after the fact. */
 export function writeMeta(root: string, meta: GenMeta): void {
   const dir = genDir(root, meta.id);
-  const tmp = join(dir, `.meta.json.tmp-${process.pid}`);
+  // The temp file sits next to the generations, never inside one: a crash must not add a file to a tree.
+  const tmp = join(statePaths(root).gens, `.meta-${meta.id}.tmp-${process.pid}`);
   rmSync(tmp, { force: true });
   writeSynced(tmp, JSON.stringify(meta, null, 2) + "\n", 0o644);
   renameSync(tmp, join(dir, "meta.json"));
@@ -154,8 +160,10 @@ export function garbage(root: string): string[] {
   const cur = currentId(root);
   const out: string[] = [];
   for (const n of names) {
-    const complete = /^\d+$/.test(n) && readMeta(root, Number(n)) !== undefined;
-    if (!complete && Number(n) !== cur) out.push(join(gens, n));
+    const meta = /^\d+$/.test(n) ? readMeta(root, Number(n)) : undefined;
+    // Complete but never switched to (a crash between writing it and the switch): nothing refers to it.
+    const orphan = meta?.state === "applied" && (cur === undefined || meta.id > cur);
+    if ((!meta || orphan) && Number(n) !== cur) out.push(join(gens, n));
   }
   for (const n of readdirSync(state)) {
     const lockTemp = /^lock\.(?:stale-)?(\d+)$/.exec(n);
@@ -299,12 +307,16 @@ function ancestors(rel: string): string[] {
 }
 
 /** Keep the newest `keep` generations plus any protected ones (current, OTA fallback). */
-export function prune(root: string, keep: number, protect: Set<number>): number[] {
+export function prune(root: string, keep: number, protect: Set<number>, dryRun = false): number[] {
   const all = listGenerations(root).map((g) => g.id);
   const keepSet = new Set([...all.slice(-keep), ...protect]);
   const removed: number[] = [];
   for (const id of all) {
     if (keepSet.has(id)) continue;
+    if (dryRun) {
+      removed.push(id);
+      continue;
+    }
     // Rename first so a crash mid-delete never leaves a generation that looks complete.
     const doomed = join(statePaths(root).gens, `.tmp-prune-${id}`);
     renameSync(genDir(root, id), doomed);

@@ -8,6 +8,7 @@ import { apply, rollback, reconcile, describeGenerations, ApplyError, DEFAULT_KE
 import { LockTimeout, StateError } from "../apply/state.js";
 import { WriteError } from "../apply/write.js";
 import { EXIT, Exit, out, err, reportDiagnostics } from "./io.js";
+import { progress } from "./progress.js";
 
 export interface NodeOpts {
   root: string;
@@ -17,11 +18,13 @@ export interface NodeOpts {
 }
 
 export function nodeEnv(o: NodeOpts): Env {
+  // One line per step when piped or in the journal; on a terminal, long steps
+  // (pulls, builds behind a restart) show as a single line rewritten in place.
+  const p = progress(o.json ? process.stderr : process.stdout, o.json ? (l) => err(l) : (l) => out(l));
   return {
     root: resolve(o.root),
-    adapter: defaultAdapter(),
-    // One line per step: readable on a terminal and in the journal alike.
-    log: o.json ? (l) => err(l) : (l) => out(l),
+    adapter: p.wrap(defaultAdapter()),
+    log: p.log,
     quadlet: o.quadlet,
     lockTimeoutMs: o.lockTimeout ? Number(o.lockTimeout) * 1000 : undefined,
   };

@@ -10,8 +10,8 @@ interface Node {
   options: string[];
   /** option flag → what its value is: dir, file, a word list, or "" (free text) */
   valued: Map<string, string>;
-  /** first positional argument, if it names an app */
-  appArg: boolean;
+  /** what the first positional argument completes to: "@app" (app ids), a word list, or "" */
+  arg: string;
 }
 
 function valueKind(o: Option): string {
@@ -35,7 +35,9 @@ function walk(cmd: Command, path: string, acc: Node[]): void {
     }
   }
   const args = cmd.registeredArguments ?? [];
-  acc.push({ path, commands: subs.map((c) => c.name()), options, valued, appArg: args[0]?.name() === "app" });
+  const first = args[0];
+  const arg = !first ? "" : first.name() === "app" ? "@app" : (first.argChoices ?? []).join(" ");
+  acc.push({ path, commands: subs.map((c) => c.name()), options, valued, arg });
   for (const c of cmd.commands) walk(c, path ? `${path} ${c.name()}` : c.name(), acc);
 }
 
@@ -61,7 +63,7 @@ ${table("options", (n) => n.options.join(" "))}
 
 ${table("valued", (n) => [...n.valued.keys()].join(" "))}
 
-${table("apparg", (n) => (n.appArg ? "app" : ""))}
+${table("arg", (n) => n.arg)}
 
 ${fn}_value() {
   case "$1|$2" in
@@ -112,14 +114,19 @@ ${fn}() {
   subs=$(${fn}_commands "$path")
   if [[ -n $subs ]]; then
     COMPREPLY=($(compgen -W "$subs" -- "$cur"))
-  elif [[ $(${fn}_apparg "$path") == app && $positional == 0 ]]; then
-    local apps f
-    for f in "$manifests"/*.yaml "$manifests"/*.yml; do
-      [[ -f $f ]] || continue
-      f=\${f##*/}
-      apps+="\${f%.y*ml} "
-    done
-    COMPREPLY=($(compgen -W "$apps" -- "$cur"))
+  elif ((positional == 0)); then
+    local arg apps f
+    arg=$(${fn}_arg "$path")
+    if [[ $arg == @app ]]; then
+      for f in "$manifests"/*.yaml "$manifests"/*.yml; do
+        [[ -f $f ]] || continue
+        f=\${f##*/}
+        apps+="\${f%.y*ml} "
+      done
+      COMPREPLY=($(compgen -W "$apps" -- "$cur"))
+    elif [[ -n $arg ]]; then
+      COMPREPLY=($(compgen -W "$arg" -- "$cur"))
+    fi
   fi
   return 0
 }

@@ -8,9 +8,10 @@ import { defaultAdapter, type SystemAdapter } from "../apply/adapter.js";
 import { deriveConfigs, CONTAINERS_CONF_DROPIN, BITCOIN_ROLE, rpcSecretName } from "../configs/derive.js";
 import { UNIT_DIR, NETWORK, buildContextDir, buildUnitName, imageTag, type ContainerConfigs, type OutputFile } from "../lower/lower.js";
 import { cmp } from "../manifest/diagnostics.js";
+import { redact } from "../plan/tree.js";
 import type { ContainerNode, Graph } from "../graph/graph.js";
 import { compileOrExit, type CommonOpts } from "./compile-cmds.js";
-import { EXIT, Exit, out } from "./io.js";
+import { EXIT, Exit, err, out } from "./io.js";
 
 export const DEFAULT_QUADLET = "/usr/libexec/podman/quadlet";
 
@@ -67,6 +68,7 @@ export function quadletPath(flag?: string): string {
 export async function explainCmd(app: string, o: ExplainOpts, adapter: SystemAdapter = defaultAdapter()): Promise<void> {
   const r = compileOrExit(o);
   const report = await explain(app, r.graph!, r.files, r.secrets, o, adapter);
+  if (report.quadlet.status !== "ok") err(`warning: ${report.quadlet.message}`);
   if (o.json) out(JSON.stringify(report, null, 2));
   else out(formatExplain(report));
   if (report.quadlet.status === "failed") throw new Exit(EXIT.failed);
@@ -89,7 +91,9 @@ export async function explain(
   const nodes = g.containers.filter((n) => n.app.id === appId).sort((a, b) => cmp(a.name, b.name));
   const derived = deriveConfigs(g, secrets, []);
   const fileByPath = new Map(files.map((f) => [f.path, f]));
-  const q = await dryRun(files, quadletPath(o.quadlet), adapter);
+  // Only this app's units (and the network they join): another app's problem is not this one's.
+  const own = new Set([`${UNIT_DIR}/${NETWORK.name}.network`, ...nodes.flatMap((n) => [`${UNIT_DIR}/${n.name}.container`, `${UNIT_DIR}/${buildUnitName(n)}`])]);
+  const q = await dryRun(files.filter((f) => own.has(f.path)), quadletPath(o.quadlet), adapter, secrets.values());
 
   const healthGated = new Set<string>();
   for (const n of g.containers) for (const d of n.deps) if (d.dep.condition === "healthy") healthGated.add(d.to);
@@ -114,11 +118,11 @@ export async function explain(
       const dir = buildContextDir(n);
       const ctxFiles = files.filter((f) => f.path.startsWith(`${dir.slice(1)}/`)).map((f) => f.path.slice(dir.length));
       build = {
-        unit: `${UNIT_DIR}/${buildUnitName(n)}`,
+        unit: `/${UNIT_DIR}/${buildUnitName(n)}`,
         service: `${n.name}-build.service`,
         context: `${dir}/`,
         files: ctxFiles,
-        argv: q.argv.get(`${n.name}-build.service`) ?? null,
+        argv: canonical(q.argv.get(`${n.name}-build.service`), (a) => a[a.length - 1]!),
       };
     }
     const dependsOn = [...n.deps]
@@ -128,10 +132,10 @@ export async function explain(
       name: n.name,
       key: n.key,
       service: `${n.name}.service`,
-      unit: `${UNIT_DIR}/${n.name}.container`,
+      unit: `/${UNIT_DIR}/${n.name}.container`,
       image: n.spec.build ? imageTag(n) : n.spec.image!,
       build,
-      argv: q.argv.get(`${n.name}.service`) ?? null,
+      argv: canonical(q.argv.get(`${n.name}.service`), () => (n.spec.build ? imageTag(n) : n.spec.image!)),
       healthcheck: n.spec.healthcheck !== undefined,
       healthGated: healthGated.has(n.name),
       files: cfgFiles,
@@ -158,9 +162,11 @@ export async function explain(
   };
 }
 
+const canonical = (argv: string[] | undefined, image: (a: string[]) => string) => (argv ? canonicalArgv(argv, image(argv)) : null);
+
 function restartTriggers(n: ContainerNode, files: ExplainedContainer["files"], build: ExplainedContainer["build"]): RestartTrigger[] {
   const t: RestartTrigger[] = [];
-  t.push({ kind: "unit", what: `${UNIT_DIR}/${n.name}.container`, detail: `any change to its unit (fields of containers.${n.key} in ${n.file}, the app version, derived-file hashes)` });
+  t.push({ kind: "unit", what: `/${UNIT_DIR}/${n.name}.container`, detail: `any change to its unit (fields of containers.${n.key} in ${n.file}, the app version, derived-file hashes)` });
   if (build) {
     t.push({ kind: "image", what: imageTag(n), detail: `the image tag follows the app version; a new version rebuilds and restarts` });
     t.push({ kind: "build", what: build.unit, detail: "its build unit changes (tag, build args, target, context hash): rebuild, then restart" });
@@ -173,7 +179,7 @@ function restartTriggers(n: ContainerNode, files: ExplainedContainer["files"], b
     if (d.dep.optional) continue;
     t.push({ kind: "dependency", what: `${d.to}.service`, detail: "a required unit is restarted or stopped (systemd Requires= propagates)" });
   }
-  t.push({ kind: "network", what: `${UNIT_DIR}/${NETWORK.name}.network`, detail: "the shared network definition changes (every container stops, the network is recreated)" });
+  t.push({ kind: "network", what: `/${UNIT_DIR}/${NETWORK.name}.network`, detail: "the shared network definition changes (every container stops, the network is recreated)" });
   return t;
 }
 
@@ -219,7 +225,7 @@ interface DryRunResult {
 }
 
 /** Write the units to a temp dir and run `quadlet -dryrun` on them through the adapter. */
-async function dryRun(files: OutputFile[], bin: string, adapter: SystemAdapter): Promise<DryRunResult> {
+async function dryRun(files: OutputFile[], bin: string, adapter: SystemAdapter, secretValues: readonly string[]): Promise<DryRunResult> {
   const argv = new Map<string, string[]>();
   try {
     accessSync(bin, constants.X_OK);
@@ -242,7 +248,7 @@ async function dryRun(files: OutputFile[], bin: string, adapter: SystemAdapter):
       const line = serviceExecStart(text);
       if (line === undefined) continue;
       try {
-        argv.set(service, execStartArgv(line));
+        argv.set(service, execStartArgv(line).map((w) => redact(w, secretValues)));
       } catch (e) {
         problems.push(`${service}: ExecStart= cannot be parsed: ${(e as Error).message}`);
       }
@@ -354,17 +360,39 @@ export function shellQuote(w: string): string {
   return `'${w.replace(/'/g, `'\\''`)}'`;
 }
 
+/**
+ * Split `podman <verb> [options] IMAGE [command…]` into the program and verb, one
+ * group per option (the flag and the words after it up to the next flag), and the
+ * image with its command. `image` is the word that ends the options.
+ */
+export function argvGroups(argv: string[], image: string): { head: string[]; options: string[][]; tail: string[] } {
+  const at = argv.lastIndexOf(image);
+  const end = at >= 2 ? at : argv.length;
+  const options: string[][] = [];
+  for (const w of argv.slice(2, end)) {
+    if (w.startsWith("-") || options.length === 0) options.push([w]);
+    else options[options.length - 1]!.push(w);
+  }
+  return { head: argv.slice(0, 2), options, tail: argv.slice(end) };
+}
+
+/**
+ * Options in a canonical order: sorted by flag, repeated flags keeping their order.
+ * Quadlet (5.4) emits some options in Go map order, which changes from run to run;
+ * podman parses options order-independently, so this is the same command, and
+ * explain's output stays diffable between runs and releases.
+ */
+export function canonicalArgv(argv: string[], image: string): string[] {
+  const g = argvGroups(argv, image);
+  const flag = (o: string[]) => o[0]!.split("=")[0]!;
+  const options = g.options.map((o, i) => ({ o, i })).sort((a, b) => cmp(flag(a.o), flag(b.o)) || a.i - b.i);
+  return [...g.head, ...options.flatMap((x) => x.o), ...g.tail];
+}
+
 /** An argv as a copy-pasteable command: one option per line, image and command last. */
 export function formatArgv(argv: string[], image: string, indent: string): string {
-  const at = argv.lastIndexOf(image);
-  const head = at > 0 ? argv.slice(0, at) : argv;
-  const tail = at > 0 ? argv.slice(at) : [];
-  const lines: string[][] = [];
-  head.forEach((w, i) => {
-    if (i === 0 || (i > 1 && w.startsWith("-"))) lines.push([w]);
-    else lines[lines.length - 1]!.push(w);
-  });
-  if (tail.length) lines.push(tail);
+  const g = argvGroups(argv, image);
+  const lines = [g.head, ...g.options, ...(g.tail.length ? [g.tail] : [])];
   return lines.map((l, i) => `${i === 0 ? "" : `${indent}  `}${l.map(shellQuote).join(" ")}`).join(" \\\n");
 }
 
@@ -382,15 +410,15 @@ export function formatExplain(r: ExplainReport): string {
     if (c.healthcheck) o.push(`    healthcheck: yes${c.healthGated ? "; health-gated: the unit reports started only once healthy (Notify=healthy), because others wait for it" : ""}`);
     if (c.build) {
       o.push(`    build context ${c.build.context}: ${c.build.files.join(", ")}`);
-      if (c.build.argv) o.push(`    podman build (from quadlet -dryrun):`, `      ${formatArgv(c.build.argv, c.build.argv[c.build.argv.length - 1]!, "      ")}`);
+      if (c.build.argv) o.push(`    podman build (from quadlet -dryrun; options sorted):`, `      ${formatArgv(c.build.argv, c.build.argv[c.build.argv.length - 1]!, "      ")}`);
     }
-    if (c.argv) o.push(`    podman run (from quadlet -dryrun):`, `      ${formatArgv(c.argv, c.image, "      ")}`);
+    if (c.argv) o.push(`    podman run (from quadlet -dryrun; options sorted):`, `      ${formatArgv(c.argv, c.image, "      ")}`);
     else o.push(`    podman run: unavailable (${r.quadlet.status === "missing" ? "quadlet not found" : "quadlet failed"})`);
   }
 
   o.push("", "Dependencies");
   const dep = (d: { app: string; as: string; condition: string; optional: boolean }) =>
-    `${d.app}${d.as !== d.app ? ` (as ${d.as})` : ""}  ${d.condition === "healthy" ? "healthy: waits until it reports healthy" : "started: ordering only"}${d.optional ? "; optional (Wants=)" : "; required (Requires=)"}`;
+    `${d.app}${d.as !== d.app ? ` (via role ${d.as})` : ""}  ${d.condition === "healthy" ? "healthy: waits until it reports healthy" : "started: ordering only"}${d.optional ? "; optional (Wants=)" : "; required (Requires=)"}`;
   o.push(`  requires:${r.dependencies.requires.length ? "" : " nothing"}`);
   for (const d of r.dependencies.requires) o.push(`    ${dep(d)}`);
   o.push(`  required by:${r.dependencies.requiredBy.length ? "" : " nothing"}`);

@@ -49,7 +49,7 @@ export function graphModel(g: Graph): GraphModel {
 
 const id = (prefix: string, name: string) => `${prefix}_${name.replace(/[^A-Za-z0-9]/g, "_")}`;
 const label = (e: { condition: string; optional: boolean; as?: string; to?: string }) =>
-  `${e.condition}${e.optional ? ", optional" : ""}${e.as && e.to && e.as !== e.to ? `, as ${e.as}` : ""}`;
+  `${e.condition}${e.optional ? ", optional" : ""}${e.as && e.to && e.as !== e.to ? `, via ${e.as}` : ""}`;
 const quoteMermaid = (s: string) => s.replace(/"/g, "#quot;");
 
 export function toMermaid(m: GraphModel): string {
@@ -74,7 +74,7 @@ export function toMermaid(m: GraphModel): string {
   return o.join("\n");
 }
 
-const dq = (s: string) => `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+const dq = (s: string) => `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`;
 
 export function toDot(m: GraphModel): string {
   const o: string[] = [
@@ -84,7 +84,7 @@ export function toDot(m: GraphModel): string {
     "  compound=true;",
     '  node [shape=box, fontname="sans-serif"];',
     '  edge [fontname="sans-serif", fontsize=10];',
-    `  ${dq(`${m.network.name}.network`)} [shape=cylinder, label=${dq(`${m.network.name}.network\\n${m.network.subnet}\\nevery container joins it`)}];`,
+    `  ${dq(`${m.network.name}.network`)} [shape=cylinder, label=${dq(`${m.network.name}.network\n${m.network.subnet}\nevery container joins it`)}];`,
   ];
   // Edges between clusters attach to a representative node (the first container) with lhead/ltail.
   const first = new Map(m.apps.map((a) => [a.id, a.containers[0]?.name ?? a.id]));

@@ -8,6 +8,7 @@ import {
   cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
+import { buildSync } from "esbuild";
 import { dirname, join } from "node:path";
 import { RecordingAdapter, type RecordedCall, type RunResult } from "../../src/apply/adapter.js";
 import type { Env, Inputs } from "../../src/apply/apply.js";
@@ -72,6 +73,17 @@ export function edit(ws: Workspace, rel: string, fn: (text: string) => string): 
   const after = fn(before);
   if (after === before) throw new Error(`edit of ${rel} changed nothing`);
   writeFileSync(p, after);
+}
+
+/** A modified copy of the fixture catalog at <ws.dir>/<name>: other inputs for the same root. */
+export function variant(ws: Workspace, name: string, file: string, fn: (text: string) => string): string {
+  const dir = join(ws.dir, name);
+  cpSync(CATALOG, dir, { recursive: true });
+  const p = join(dir, file);
+  const after = fn(readFileSync(p, "utf8"));
+  if (after === readFileSync(p, "utf8")) throw new Error(`variant ${name}: edit of ${file} changed nothing`);
+  writeFileSync(p, after);
+  return dir;
 }
 
 export function inputs(ws: Workspace, over: Partial<Inputs> = {}): Inputs {
@@ -217,13 +229,34 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
-/** The bundle when it exists and is newer than every source file (a stale one would test old code), else tsx. */
-export const CLI: { argv: string[]; kind: "bundle" | "tsx" } = (() => {
-  const bundle = join(REPO, "dist/archy-quadlet.mjs");
-  if (existsSync(bundle) && statSync(bundle).mtimeMs >= Math.max(newestMtime(join(REPO, "src")), newestMtime(join(REPO, "templates")))) {
-    return { argv: [bundle], kind: "bundle" };
+/**
+ * How CLI subprocesses run: dist/archy-quadlet.mjs when it is newer than every source
+ * file; else a private bundle of the current sources (esbuild, well under a second);
+ * else tsx. A stale dist bundle would test old code.
+ */
+export const CLI: { argv: string[]; kind: "dist bundle" | "private bundle" | "tsx" } = (() => {
+  const dist = join(REPO, "dist/archy-quadlet.mjs");
+  const newestSource = Math.max(newestMtime(join(REPO, "src")), newestMtime(join(REPO, "templates")));
+  if (existsSync(dist) && statSync(dist).mtimeMs >= newestSource) return { argv: [dist], kind: "dist bundle" };
+  try {
+    const outfile = join(mkdtempSync(join(tmpdir(), "archy-apply-cli-")), "archy-quadlet.mjs");
+    process.once("exit", () => rmSync(dirname(outfile), { recursive: true, force: true }));
+    buildSync({
+      absWorkingDir: REPO,
+      entryPoints: [join(REPO, "src/cli/run.ts")],
+      outfile,
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      target: "node20",
+      packages: "bundle",
+      banner: { js: 'import { createRequire as __cr } from "node:module"; const require = __cr(import.meta.url);' },
+      logLevel: "silent",
+    });
+    return { argv: [outfile], kind: "private bundle" };
+  } catch {
+    return { argv: ["--import", "tsx", join(REPO, "src/cli/run.ts")], kind: "tsx" };
   }
-  return { argv: ["--import", "tsx", join(REPO, "src/cli/run.ts")], kind: "tsx" };
 })();
 
 export interface CliResult {
