@@ -99,6 +99,47 @@ const yamlEnvOnce = {
   },
 };
 
+// Packages only some commands need — execa (apply, rollback, hooks) and diff
+// (`diff`) — are a quarter of the bundle. Inlined as code, V8 must still scan
+// them on every start; embedded as a data: URL module (a string literal, cheap
+// to skip) they are compiled only when a command imports them. They must be
+// imported with import(); `sourceURL` keeps their stack frames readable.
+const COLD = ["execa", "diff"];
+const coldUrls = new Map();
+async function coldUrl(name) {
+  if (!coldUrls.has(name)) {
+    const r = await build({
+      absWorkingDir: root,
+      stdin: { contents: `export * from ${JSON.stringify(name)};\n`, resolveDir: root, loader: "js", sourcefile: `${name}.mjs` },
+      write: false,
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      target: "node20",
+      packages: "bundle",
+      conditions: ["node", "import"],
+      minifySyntax: true,
+      minifyWhitespace: true,
+      legalComments: "none",
+      banner: { js: 'import { createRequire as __archyCreateRequire } from "node:module";\nconst require = __archyCreateRequire(process.execPath);' },
+      footer: { js: `//# sourceURL=archy-quadlet/${name}.mjs` },
+      logLevel: "warning",
+    });
+    coldUrls.set(name, `data:text/javascript;base64,${Buffer.from(r.outputFiles[0].text).toString("base64")}`);
+  }
+  return coldUrls.get(name);
+}
+const coldPackages = {
+  name: "cold-packages",
+  setup(b) {
+    b.onResolve({ filter: new RegExp(`^(${COLD.join("|")})$`) }, async (a) =>
+      a.kind === "dynamic-import"
+        ? { path: await coldUrl(a.path), external: true }
+        : { errors: [{ text: `"${a.path}" must be loaded with await import() so that commands that do not need it never load it` }] },
+    );
+  },
+};
+
 mkdirSync(dirname(outfile), { recursive: true });
 const started = performance.now();
 const result = await build({
@@ -120,7 +161,7 @@ const result = await build({
   keepNames: false,
   legalComments: "none",
   banner: { js: banner },
-  plugins: [lazyBuiltins, zodEnglishOnly, commanderLazyChildProcess, yamlEnvOnce],
+  plugins: [coldPackages, lazyBuiltins, zodEnglishOnly, commanderLazyChildProcess, yamlEnvOnce],
   metafile: true,
   logLevel: "warning",
 });
@@ -130,7 +171,7 @@ if (args.has("--metafile")) writeFileSync(join(root, "dist", "meta.json"), JSON.
 // Guard: nothing may be left as an import or require of a package (it would
 // need node_modules at run time).
 const output = result.metafile.outputs[relative(root, outfile)];
-const external = (output?.imports ?? []).filter((i) => i.external && !isBuiltin(i.path));
+const external = (output?.imports ?? []).filter((i) => i.external && !isBuiltin(i.path) && !i.path.startsWith("data:text/javascript;base64,"));
 if (external.length > 0) {
   console.error(`build: bundle still imports packages: ${external.map((i) => `${i.path} (${i.kind})`).join(", ")}`);
   process.exit(1);

@@ -53,7 +53,7 @@ function fsyncPath(p: string): void {
 }
 
 /** write(2) may write less than asked (a full disk, a file-size limit): go on until all is written or it fails. */
-export function writeAll(fd: number, buf: Buffer): void {
+function writeAll(fd: number, buf: Buffer): void {
   for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
 }
 

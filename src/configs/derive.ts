@@ -69,7 +69,9 @@ export function deriveConfigs(g: Graph, secrets: SecretSource, diags: Diagnostic
     const hash = createHash("sha256");
     entries.forEach((e, i) => {
       const where = { file: n.file, path: `containers.${n.key}.configs[${i}]` };
-      const rel = `${CONFIG_ROOT.slice(1)}/${n.app.id}/${FILE_NAME[e.kind]}`;
+      // The RPC env file's variables are chosen per container, so it is per container too.
+      const name = e.kind === "bitcoin-rpc.env" ? `bitcoin-rpc-${n.key}.env` : FILE_NAME[e.kind];
+      const rel = `${CONFIG_ROOT.slice(1)}/${n.app.id}/${name}`;
       const made = makeConfig(e, n, { g, net, creds, bitcoinHost, consumers: consumers.map((c) => c.app.id) }, where, diags);
       if (!made) return;
       add({ path: rel, content: made.content, mode: made.secret ? 0o600 : 0o644, source: n.file, secret: made.secret });

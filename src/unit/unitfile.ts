@@ -116,7 +116,7 @@ export class Section {
       if (this.execContext && w === "") throw new UnitValueError(`${key}= cannot carry an empty word (quadlet drops it and every word after it)`);
       if (this.execContext && w === ";") throw new UnitValueError(`${key}= cannot carry a lone \`;\` (systemd reads it as a command separator)`);
     }
-    return this.push(key, escapeWords(words, this.execContext));
+    return this.push(key, escapeWords(words, this.execContext || key.startsWith("Exec")));
   }
 
   /** K=V pair (Environment=, Label=, Annotation=): one quoted word per line. */
