@@ -50,8 +50,9 @@ export interface ExplainReport {
   quadlet: { status: QuadletStatus; bin: string; message: string | null };
   containers: ExplainedContainer[];
   dependencies: {
-    requires: { app: string; as: string; condition: string; optional: boolean; healthGated: boolean }[];
-    requiredBy: { app: string; as: string; condition: string; optional: boolean; healthGated: boolean }[];
+    /** `containers`: the dependent app's containers the dependency applies to (null: all). */
+    requires: { app: string; as: string; condition: string; optional: boolean; healthGated: boolean; containers: string[] | null }[];
+    requiredBy: { app: string; as: string; condition: string; optional: boolean; healthGated: boolean; containers: string[] | null }[];
     /** Apps this one needs, transitively, in start order, ending with this app. */
     startOrder: string[];
     /** Apps stopped or restarted with this one (Requires= propagates; Wants= does not). */
@@ -146,11 +147,13 @@ export async function explain(
 
   const appDeps = g.appDeps.get(appId) ?? [];
   const requires = appDeps
-    .map((d) => ({ app: d.id, as: d.key, condition: d.dep.condition, optional: d.dep.optional, healthGated: d.dep.condition === "healthy" }))
+    .map((d) => ({ app: d.id, as: d.key, condition: d.dep.condition, optional: d.dep.optional, healthGated: d.dep.condition === "healthy", containers: d.dep.containers ? [...d.dep.containers].sort(cmp) : null }))
     .sort((a, b) => cmp(a.app, b.app));
   const requiredBy: ExplainReport["dependencies"]["requiredBy"] = [];
   for (const [id, deps] of [...g.appDeps].sort((a, b) => cmp(a[0], b[0]))) {
-    for (const d of deps) if (d.id === appId) requiredBy.push({ app: id, as: d.key, condition: d.dep.condition, optional: d.dep.optional, healthGated: d.dep.condition === "healthy" });
+    for (const d of deps) {
+      if (d.id === appId) requiredBy.push({ app: id, as: d.key, condition: d.dep.condition, optional: d.dep.optional, healthGated: d.dep.condition === "healthy", containers: d.dep.containers ? [...d.dep.containers].sort(cmp) : null });
+    }
   }
 
   return {
@@ -417,12 +420,13 @@ export function formatExplain(r: ExplainReport): string {
   }
 
   o.push("", "Dependencies");
-  const dep = (d: { app: string; as: string; condition: string; optional: boolean }) =>
-    `${d.app}${d.as !== d.app ? ` (via role ${d.as})` : ""}  ${d.condition === "healthy" ? "healthy: waits until it reports healthy" : "started: ordering only"}${d.optional ? "; optional (Wants=)" : "; required (Requires=)"}`;
+  // `as` names the depended-on app (or its role) as the dependent's manifest writes it.
+  const dep = (d: { app: string; as: string; condition: string; optional: boolean; containers: string[] | null }, owner: string, target: string) =>
+    `${d.app}${d.as !== target ? ` (via role ${d.as})` : ""}  ${d.condition === "healthy" ? "healthy: waits until it reports healthy" : "started: ordering only"}${d.optional ? "; optional (Wants=)" : "; required (Requires=)"}${d.containers ? `; only for ${owner} ${d.containers.join(", ")}` : ""}`;
   o.push(`  requires:${r.dependencies.requires.length ? "" : " nothing"}`);
-  for (const d of r.dependencies.requires) o.push(`    ${dep(d)}`);
+  for (const d of r.dependencies.requires) o.push(`    ${dep(d, "container", d.app)}`);
   o.push(`  required by:${r.dependencies.requiredBy.length ? "" : " nothing"}`);
-  for (const d of r.dependencies.requiredBy) o.push(`    ${dep(d)}`);
+  for (const d of r.dependencies.requiredBy) o.push(`    ${dep(d, `${d.app}'s`, a.id)}`);
   const inner = r.containers.flatMap((c) => c.dependsOn.filter((d) => d.via.startsWith("containers.")).map((d) => ({ from: c.name, ...d })));
   if (inner.length) {
     o.push("  inside the app:");

@@ -14,7 +14,7 @@ export type GraphFormat = (typeof GRAPH_FORMATS)[number];
 export interface GraphModel {
   apps: { id: string; name: string; kind: string; role: string | null; containers: { name: string; build: string | null }[] }[];
   /** Between apps: every container of `from` requires every container of `to`. */
-  appEdges: { from: string; to: string; as: string; condition: string; optional: boolean }[];
+  appEdges: { from: string; to: string; as: string; condition: string; optional: boolean; containers: string[] | null }[];
   /** Within an app (depends_on). */
   containerEdges: { from: string; to: string; condition: string; optional: boolean }[];
   network: { name: string; subnet: string };
@@ -34,7 +34,9 @@ export function graphModel(g: Graph): GraphModel {
     }))
     .sort((x, y) => cmp(x.id, y.id));
   const appEdges: GraphModel["appEdges"] = [];
-  for (const [from, deps] of g.appDeps) for (const d of deps) appEdges.push({ from, to: d.id, as: d.key, condition: d.dep.condition, optional: d.dep.optional });
+  for (const [from, deps] of g.appDeps) {
+    for (const d of deps) appEdges.push({ from, to: d.id, as: d.key, condition: d.dep.condition, optional: d.dep.optional, containers: d.dep.containers ? [...d.dep.containers].sort(cmp) : null });
+  }
   appEdges.sort((a, b) => cmp(a.from, b.from) || cmp(a.to, b.to));
   const containerEdges: GraphModel["containerEdges"] = [];
   for (const n of g.containers) {
@@ -48,8 +50,8 @@ export function graphModel(g: Graph): GraphModel {
 }
 
 const id = (prefix: string, name: string) => `${prefix}_${name.replace(/[^A-Za-z0-9]/g, "_")}`;
-const label = (e: { condition: string; optional: boolean; as?: string; to?: string }) =>
-  `${e.condition}${e.optional ? ", optional" : ""}${e.as && e.to && e.as !== e.to ? `, via ${e.as}` : ""}`;
+const label = (e: { condition: string; optional: boolean; as?: string; to?: string; containers?: string[] | null }) =>
+  `${e.condition}${e.optional ? ", optional" : ""}${e.as && e.to && e.as !== e.to ? `, via ${e.as}` : ""}${e.containers ? `, only ${e.containers.join(" ")}` : ""}`;
 const quoteMermaid = (s: string) => s.replace(/"/g, "#quot;");
 
 export function toMermaid(m: GraphModel): string {

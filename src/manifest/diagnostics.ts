@@ -9,8 +9,18 @@ export interface Diagnostic {
 }
 
 export function formatDiagnostic(d: Diagnostic): string {
-  const where = d.line !== undefined ? `${d.file}:${d.line}:${d.col ?? 1}` : d.file;
-  return `${where}: error: ${d.path ? `${d.path}: ` : ""}${d.message}`;
+  const where = d.line !== undefined ? `${visible(d.file)}:${d.line}:${d.col ?? 1}` : visible(d.file);
+  return `${where}: error: ${d.path ? `${visible(d.path)}: ` : ""}${visible(d.message)}`;
+}
+
+// Keys, values and file names from a manifest end up in diagnostics. A line break
+// there would forge diagnostic lines (CI logs read `::error` lines), a terminal
+// escape would drive the reader's terminal, a bidi override would reorder the text.
+const UNSAFE = /[\x00-\x1F\x7F-\x9F\u2028\u2029\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
+
+/** Control, line-separator and bidi characters as \uXXXX escapes; everything else unchanged. */
+export function visible(s: string): string {
+  return s.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 export function sortDiagnostics(ds: Diagnostic[]): Diagnostic[] {

@@ -81,6 +81,8 @@ export function parseYaml(src: SourceFile, diags: Diagnostic[]): Parsed | undefi
 
 function yamlMessage(code: string, message: string): string {
   const first = message.split("\n")[0] ?? message;
+  // The parser recursed until the stack ran out: say what that means for a manifest.
+  if (/Maximum call stack size exceeded/.test(first)) return "invalid YAML: the document is nested too deeply (a manifest needs only a few levels)";
   if (code === "DUPLICATE_KEY") return `duplicate key: ${first.replace(/^Map keys must be unique.*?$/, "map keys must be unique")}`;
   return `invalid YAML: ${first}`;
 }
@@ -230,6 +232,8 @@ function issueMessage(issue: z.core.$ZodIssue): string {
     const want = YAML_TYPE[issue.expected] ?? issue.expected;
     return input === undefined ? `required ${want} is missing` : `expected ${want}, got ${typeName(input)}`;
   }
+  // A bad mapping key (an environment variable name, a container key…): the key's own rule.
+  if (issue.code === "invalid_key") return `invalid key: ${issue.issues.map((i) => i.message).join("; ")}`;
   if (!ZOD_DEFAULT.test(issue.message)) return issue.message;
   const got = input === undefined ? "" : `, got ${show(input)}`;
   switch (issue.code) {

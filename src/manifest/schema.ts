@@ -5,8 +5,20 @@ import { z } from "zod";
 // Characters no value that reaches a unit file may contain: systemd and quadlet
 // are line-based, and NUL truncates argv.
 const noLineBreaks = (s: string) => !/[\n\r\0]/.test(s);
-const lineSafe = z.string().refine(noLineBreaks, {
-  message: "must not contain a newline, carriage return or NUL character",
+// A lone UTF-16 surrogate (YAML "\ud800") has no UTF-8 form: the unit file would
+// carry U+FFFD instead. U+0080 comes out of quadlet as the raw byte \x80.
+const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const lineSafe = z
+  .string()
+  .refine(noLineBreaks, { message: "must not contain a newline, carriage return or NUL character" })
+  .refine((s) => !UNPAIRED_SURROGATE.test(s), { message: "must be valid Unicode: it contains an unpaired surrogate (\\uD800-\\uDFFF), which has no UTF-8 form" })
+  .refine((s) => !s.includes("\u0080"), { message: "must not contain U+0080: quadlet writes it into ExecStart= as the raw byte \\x80, so podman would not receive it" });
+
+// Names and descriptions are shown in terminals, the journal and the UI: no
+// control characters (terminal escapes) and no bidirectional overrides (spoofing).
+// (Tab is allowed; NUL, CR, LF and U+0080 are lineSafe's.)
+const displayText = lineSafe.refine((s) => !/[\x01-\x08\x0B\x0C\x0E-\x1F\x7F\x81-\x9F\u200E\u200F\u202A-\u202E\u2066-\u2069]/.test(s), {
+  message: "is display text: it must not contain control characters or bidirectional-override characters",
 });
 
 export const appId = z
@@ -136,7 +148,15 @@ export const containerSchema = z
     tmpfs: z.array(containerPath).optional(),
     memory: z.string().regex(/^[0-9]+[kmg]$/, "memory must look like 512m or 2g").optional(),
     pids_limit: z.number().int().min(1).max(1_000_000).optional(),
-    capabilities: z.array(z.string().regex(/^[A-Z_]+$/, "capability names are upper case, e.g. NET_BIND_SERVICE")).optional().describe("capabilities to keep; all others are dropped"),
+    capabilities: z
+      .array(
+        z
+          .string()
+          .regex(/^[A-Z_]+$/, "capability names are upper case, e.g. NET_BIND_SERVICE")
+          .refine((c) => c !== "ALL" && c !== "CAP_ALL", "ALL would undo the dropping of every capability; name each capability the container needs"),
+      )
+      .optional()
+      .describe("capabilities to keep; all others are dropped"),
   })
   .superRefine((c, ctx) => {
     if (c.image !== undefined && c.build !== undefined) {
@@ -148,10 +168,11 @@ export const containerSchema = z
 
 export const appSchema = z.strictObject({
   id: appId,
-  name: lineSafe.min(1).max(80),
-  version: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, "version is a plain version string like 1.2.3"),
+  name: displayText.min(1).max(80),
+  // Also a label value and the tag of locally built images (at most 128 characters).
+  version: z.string().max(128, "version must be at most 128 characters (it is an image tag)").regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, "version is a plain version string like 1.2.3"),
   kind: z.enum(["service", "ui"]),
-  description: lineSafe.min(1).max(500),
+  description: displayText.min(1).max(500),
   provides: z
     .strictObject({
       role: appId.describe("e.g. bitcoin: apps providing one role conflict in a selection"),
@@ -167,6 +188,11 @@ export const appSchema = z.strictObject({
   containers: z
     .record(containerName, containerSchema)
     .refine((r) => Object.keys(r).length > 0, "an app needs at least one container"),
+}).superRefine((a, ctx) => {
+  // Locally built images are tagged localhost/archy/<name>:<version>; a tag has no '+'.
+  if (a.version.includes("+") && Object.values(a.containers).some((c) => c.build)) {
+    ctx.addIssue({ code: "custom", path: ["version"], message: "version is the tag of this app's locally built image, and an image tag cannot contain '+'" });
+  }
 });
 
 export const selectionSchema = z.strictObject({

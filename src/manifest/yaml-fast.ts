@@ -31,6 +31,7 @@ const UNSUPPORTED_CHARS = /[\x00-\x09\x0B-\x1F\x7F-\x9F\uFEFF\uFFFE\uFFFF]/;
 // A key: an identifier-like word that the core schema resolves to a string.
 const KEY = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 const KEY_AT_LINE = /^([A-Za-z_][A-Za-z0-9_-]*):(?: +|$)/;
+const FLOW_KEY = /([A-Za-z_][A-Za-z0-9_-]*): +/y;
 const RESERVED_KEYS = new Set(["null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE", "__proto__"]);
 const MAX_KEY_LENGTH = 1000; // yaml limits implicit keys to 1024 characters
 
@@ -47,7 +48,11 @@ const FLOAT_NAN_RE = /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/;
 const FLOAT_EXP_RE = /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/;
 const FLOAT_RE = /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/;
 
+// Every non-string resolution above starts with one of these (or is empty).
+const MAYBE_NOT_STRING = /^(?:$|[-+.0-9~nNtTfF])/;
+
 function resolvePlain(s: string): unknown {
+  if (!MAYBE_NOT_STRING.test(s)) return s;
   if (NULL_RE.test(s)) return null;
   if (BOOL_RE.test(s)) return s[0] === "t" || s[0] === "T";
   if (INT_OCT_RE.test(s)) return parseInt(s.substring(2), 8);
@@ -208,11 +213,12 @@ class Inline {
       if (this.s[this.pos] === close) break;
       if (open === "[") seq.push(this.item());
       else {
-        const m = /^([A-Za-z_][A-Za-z0-9_-]*): +/.exec(this.s.slice(this.pos));
+        FLOW_KEY.lastIndex = this.pos;
+        const m = FLOW_KEY.exec(this.s);
         if (!m) fail();
         const key = checkKey(m![1]!);
         if (Object.prototype.hasOwnProperty.call(map, key)) fail();
-        this.pos += m![0].length;
+        this.pos = FLOW_KEY.lastIndex;
         const c = this.s[this.pos];
         if (c === undefined || c === "," || c === "}" || c === "]") fail();
         map[key] = this.item();
@@ -328,7 +334,8 @@ export function parseSimpleYaml(text: string): Record<string, unknown> | undefin
   try {
     return new Block(lines).root();
   } catch (e) {
-    if (e instanceof Fallback) return undefined;
+    // A stack overflow (a 20 KB `[[[[…]]]]` nests 10,000 deep) is the full parser's to report.
+    if (e instanceof Fallback || e instanceof RangeError) return undefined;
     throw e;
   }
 }

@@ -16,12 +16,17 @@ export interface UnitSection {
 export class UnitValueError extends Error {}
 
 const FORBIDDEN = /[\n\r\0]/;
+const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-function checkLine(key: string, v: string): void {
+function checkLine(key: string, v: string, execContext = false): void {
   if (FORBIDDEN.test(v)) {
     const what = v.includes("\0") ? "NUL" : v.includes("\n") ? "newline" : "carriage return";
     throw new UnitValueError(`${key}= value contains a ${what} character, which a unit file cannot carry`);
   }
+  // Written as UTF-8 it would silently become U+FFFD.
+  if (UNPAIRED_SURROGATE.test(v)) throw new UnitValueError(`${key}= value contains an unpaired surrogate, which has no UTF-8 form`);
+  // quadlet re-quotes U+0080 as the byte escape \x80: podman would get an invalid UTF-8 byte.
+  if (execContext && v.includes("\u0080")) throw new UnitValueError(`${key}= value contains U+0080, which quadlet rewrites as the raw byte \\x80`);
 }
 
 /**
@@ -92,7 +97,7 @@ export class Section {
    */
   single(key: string, value: string | number | boolean): this {
     const v = String(value);
-    checkLine(key, v);
+    checkLine(key, v, this.execContext);
     if (/^["\s\u0085]|["\s\u0085]$/.test(v)) {
       throw new UnitValueError(`${key}= value must not begin or end with a quote or whitespace (quadlet trims them)`);
     }
@@ -101,7 +106,7 @@ export class Section {
 
   /** One value per line, not split by quadlet (Volume=, PublishPort=, AddHost=…). */
   each(key: string, value: string): this {
-    checkLine(key, value);
+    checkLine(key, value, this.execContext);
     if (/^[\s\u0085]|[\s\u0085]$/.test(value) || value === "") {
       throw new UnitValueError(`${key}= value must not be empty or begin/end with whitespace`);
     }
@@ -111,7 +116,7 @@ export class Section {
   /** Exec-style word list (Exec=, PodmanArgs=, EnvironmentFile=…): quoted and C-escaped. */
   words(key: string, words: readonly string[]): this {
     for (const w of words) {
-      checkLine(key, w);
+      checkLine(key, w, this.execContext);
       // quadlet's splitter stops at an empty word; systemd splits ExecStart= at a bare `;`.
       if (this.execContext && w === "") throw new UnitValueError(`${key}= cannot carry an empty word (quadlet drops it and every word after it)`);
       if (this.execContext && w === ";") throw new UnitValueError(`${key}= cannot carry a lone \`;\` (systemd reads it as a command separator)`);

@@ -120,8 +120,9 @@ describe("apply", () => {
     rmSync(join(ws.manifests, "indexer.yaml"));
     const env = testEnv(ws);
     await apply(env, inputs(ws));
+    // A removed unit is stopped while systemd still has it loaded, i.e. before the daemon-reload;
     // bitcoin.conf lost the indexer's rpcauth line, so the provider restarts too.
-    expect(show(env.adapter.calls)).toEqual(["systemctl daemon-reload", "systemctl stop indexer.service", "systemctl restart btc.service"]);
+    expect(show(env.adapter.calls)).toEqual(["systemctl stop indexer.service", "systemctl daemon-reload", "systemctl restart btc.service"]);
     const view = activeView(ws.root);
     expect(view.has(`${UNITS}/indexer.container`)).toBe(false);
     expect(view.has("etc/archy/indexer/electrumx.env")).toBe(false);

@@ -2,7 +2,7 @@
 // (nothing switched), and systemctl failing for one service (reported by name,
 // dependents skipped, independent services handled, exit 3, generation failed).
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { existsSync, readdirSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { RecordingAdapter, type SystemAdapter } from "../../src/apply/adapter.js";
 import { apply } from "../../src/apply/apply.js";
@@ -147,7 +147,7 @@ describe("a systemctl failure for one service", () => {
     expect(t.stdout.split("\n")[2]).toMatch(/^2\s+\*\s+failed\s+\S+Z\s+[0-9a-f]{16}\s+failed: indexer\.service$/);
 
     // --json on the failing apply: the failures are in the document too
-    bumpAll2(ws);
+    bumpIndexer(ws);
     const jr = await runMain(["apply", "--json", "--quadlet", quadletBin(), "--root", ws.root, "--manifests", ws.manifests, "--secrets", ws.secrets]);
     expect(jr.code).toBe(3);
     expect(JSON.parse(jr.stdout).failures).toEqual([{ unit: "indexer.service", error: expect.stringContaining("Job for indexer.service failed") }]);
@@ -165,8 +165,7 @@ describe("a systemctl failure for one service", () => {
   });
 });
 
-function bumpAll2(ws: ReturnType<typeof workspace>): void {
+function bumpIndexer(ws: ReturnType<typeof workspace>): void {
   edit(ws, "indexer.yaml", (s) => s.replace('version: "1.1"', 'version: "1.2"'));
 }
 
-void existsSync;

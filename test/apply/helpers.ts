@@ -5,7 +5,7 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
-  cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync,
+  cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { buildSync } from "esbuild";
@@ -239,20 +239,26 @@ export const CLI: { argv: string[]; kind: "dist bundle" | "private bundle" | "ts
   const newestSource = Math.max(newestMtime(join(REPO, "src")), newestMtime(join(REPO, "templates")));
   if (existsSync(dist) && statSync(dist).mtimeMs >= newestSource) return { argv: [dist], kind: "dist bundle" };
   try {
-    const outfile = join(mkdtempSync(join(tmpdir(), "archy-apply-cli-")), "archy-quadlet.mjs");
-    process.once("exit", () => rmSync(dirname(outfile), { recursive: true, force: true }));
-    buildSync({
-      absWorkingDir: REPO,
-      entryPoints: [join(REPO, "src/cli/run.ts")],
-      outfile,
-      bundle: true,
-      platform: "node",
-      format: "esm",
-      target: "node20",
-      packages: "bundle",
-      banner: { js: 'import { createRequire as __cr } from "node:module"; const require = __cr(import.meta.url);' },
-      logLevel: "silent",
-    });
+    // One private bundle per source state, shared by every test worker (.cache/ is git-ignored).
+    const dir = join(REPO, ".cache/test-apply-cli");
+    const outfile = join(dir, "archy-quadlet.mjs");
+    if (!existsSync(outfile) || statSync(outfile).mtimeMs < newestSource) {
+      mkdirSync(dir, { recursive: true });
+      const tmp = join(dir, `.build-${process.pid}.mjs`);
+      buildSync({
+        absWorkingDir: REPO,
+        entryPoints: [join(REPO, "src/cli/run.ts")],
+        outfile: tmp,
+        bundle: true,
+        platform: "node",
+        format: "esm",
+        target: "node20",
+        packages: "bundle",
+        banner: { js: 'import { createRequire as __cr } from "node:module"; const require = __cr(import.meta.url);' },
+        logLevel: "silent",
+      });
+      renameSync(tmp, outfile);
+    }
     return { argv: [outfile], kind: "private bundle" };
   } catch {
     return { argv: ["--import", "tsx", join(REPO, "src/cli/run.ts")], kind: "tsx" };

@@ -1,12 +1,12 @@
 // The lock: concurrent applies never interleave, a live holder makes others
 // wait (and time out with exit 4), a dead holder's lock is taken over.
 import { afterEach, describe, expect, it } from "vitest";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { apply } from "../../src/apply/apply.js";
 import { currentId, readMeta } from "../../src/apply/state.js";
-import { STATE, cleanup, entries, inputs, logged, quadletBin, runCli, show, testEnv, variant, viewHash, workspace, writeExecutable } from "./helpers.js";
+import { CLI, REPO, STATE, cleanup, entries, inputs, logged, quadletBin, runCli, show, testEnv, variant, viewHash, workspace, writeExecutable } from "./helpers.js";
 
 afterEach(cleanup);
 
@@ -44,14 +44,26 @@ describe("lock", () => {
     const ws = workspace();
     mkdirSync(join(ws.root, STATE), { recursive: true });
     writeFileSync(lockPath(ws.root), `${process.pid}\n`);
-    const run = runCli(["apply", "--root", ws.root, "--manifests", ws.manifests, "--secrets", ws.secrets], { log: ws.log });
-    await new Promise((r) => setTimeout(r, 1500));
+    const child = spawn(process.execPath, [...CLI.argv, "apply", "--root", ws.root, "--manifests", ws.manifests, "--secrets", ws.secrets], {
+      cwd: REPO,
+      env: { ...process.env, QUADLET_BIN: quadletBin(), ARCHY_QUADLET_ADAPTER: `record:${ws.log}` },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    const waiting = new Promise<void>((resolve) =>
+      child.stdout.on("data", (d: Buffer) => {
+        stdout += String(d);
+        if (stdout.includes(`waiting for lock held by pid ${process.pid}`)) resolve();
+      }),
+    );
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    await waiting;
+    await new Promise((r) => setTimeout(r, 300));
     expect(logged(ws.log)).toEqual([]); // still waiting: nothing done
     expect(existsSync(join(ws.root, STATE, "current"))).toBe(false);
     rmSync(lockPath(ws.root));
-    const r = await run;
-    expect(r.code).toBe(0);
-    expect(r.stdout).toContain(`waiting for lock held by pid ${process.pid}`);
+    expect(await exited).toBe(0);
+    expect(stdout).toContain("switched to generation 1");
     expect(currentId(ws.root)).toBe(1);
     expect(existsSync(lockPath(ws.root))).toBe(false); // released
   });
@@ -85,7 +97,7 @@ describe("lock", () => {
     const real = quadletBin();
     const slow = writeExecutable(
       join(ws.dir, "slow/quadlet"),
-      `#!/bin/sh\necho "{\\"cmd\\":\\"quadlet-begin\\",\\"args\\":[],\\"pid\\":$PPID}" >> "${ws.log}"\nsleep 1\n"${real}" "$@"\nrc=$?\necho "{\\"cmd\\":\\"quadlet-end\\",\\"args\\":[],\\"pid\\":$PPID}" >> "${ws.log}"\nexit $rc\n`,
+      `#!/bin/sh\necho "{\\"cmd\\":\\"quadlet-begin\\",\\"args\\":[],\\"pid\\":$PPID}" >> "${ws.log}"\nsleep 2\n"${real}" "$@"\nrc=$?\necho "{\\"cmd\\":\\"quadlet-end\\",\\"args\\":[],\\"pid\\":$PPID}" >> "${ws.log}"\nexit $rc\n`,
     );
     const dirs = [
       variant(ws, "x", "web.yaml", (t) => t.replace('version: "1.0"', 'version: "2.0"')),

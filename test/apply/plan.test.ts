@@ -10,7 +10,7 @@ import { compile } from "../../src/plan/compile.js";
 import type { SecretSource } from "../../src/configs/secrets.js";
 import { computePlan, formatPlan, orderServices, type Step, type Tree } from "../../src/apply/plan.js";
 import { toTree } from "../../src/apply/state.js";
-import { CATALOG, FIXTURES, cleanup, edit, secretValue, workspace, type Workspace } from "./helpers.js";
+import { FIXTURES, cleanup, edit, secretValue, workspace, type Workspace } from "./helpers.js";
 
 afterEach(cleanup);
 
@@ -244,7 +244,7 @@ describe("orderServices", () => {
         fc.integer({ min: 1, max: 12 }).chain((n) =>
           fc.tuple(fc.constant(n), fc.array(fc.tuple(fc.nat(n - 1), fc.nat(n - 1)), { maxLength: 30 }), fc.subarray([...Array(n).keys()])),
         ),
-        ([n, pairs, want]) => {
+        ([, pairs, want]) => {
           const edges = new Map<string, Set<string>>();
           const name = (i: number) => `s${String(i).padStart(2, "0")}.service`;
           // Only edges from a higher to a lower index: always acyclic.
@@ -257,7 +257,6 @@ describe("orderServices", () => {
             return seen;
           };
           for (const s of order) for (const d of reach(s)) if (pos.has(d)) expect(pos.get(d)!).toBeLessThan(pos.get(s)!);
-          void n;
         },
       ),
       { numRuns: 300 },
@@ -265,4 +264,3 @@ describe("orderServices", () => {
   });
 });
 
-void CATALOG;

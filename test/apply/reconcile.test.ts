@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { apply, reconcile, rollback } from "../../src/apply/apply.js";
-import { currentId, readGeneration, readMeta } from "../../src/apply/state.js";
+import { currentId, listGenerations, readGeneration, readMeta, writeMeta } from "../../src/apply/state.js";
 import { activeView, cleanup, edit, inputs, logged, runCli, show, snapshot, testEnv, workspace } from "./helpers.js";
 
 afterEach(cleanup);
@@ -101,6 +101,26 @@ describe("reconcile", () => {
     const after = testEnv(ws);
     expect(await reconcile(after)).toBeUndefined();
     expect(after.adapter.calls).toEqual([]);
+  });
+
+  it("resumes an activation cut short after the switch (current still 'applied'): the owed reload and restarts happen, no new generation", async () => {
+    const ws = workspace();
+    await apply(testEnv(ws), inputs(ws));
+    edit(ws, "web.yaml", (s) => s.replace('version: "1.0"', 'version: "1.1"'));
+    await apply(testEnv(ws), inputs(ws));
+    // What a SIGKILL right after the switch leaves: current → 2, meta still "applied".
+    writeMeta(ws.root, { ...readMeta(ws.root, 2)!, state: "applied" });
+    const env = testEnv(ws);
+    const r = await reconcile(env);
+    expect(r?.generation).toBe(2);
+    expect(env.lines.join("\n")).toContain("generation 2 was switched to but its activation did not finish: resuming");
+    expect(show(env.adapter.calls)).toEqual(["systemctl daemon-reload", "systemctl restart web.service", "systemctl restart web-worker.service"]);
+    expect(readMeta(ws.root, 2)!.state).toBe("good");
+    expect(listGenerations(ws.root).map((g) => g.id)).toEqual([1, 2]);
+    expect(env.quadletRuns).toEqual([]); // nothing new to preflight
+    const again = testEnv(ws);
+    expect(await reconcile(again)).toBeUndefined();
+    expect(again.adapter.calls).toEqual([]);
   });
 
   it("with no recorded inputs: a clear error, exit 2", async () => {

@@ -1,7 +1,7 @@
 // explain with the real Podman 5.4 quadlet: never skipped (a missing binary fails,
 // in CI and locally — see test/helpers/quadlet.ts).
 import { describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cli } from "../helpers/cli.js";
@@ -56,6 +56,22 @@ describe("explain (real quadlet)", () => {
     expect(parsed.quadlet.status).toBe("missing");
     expect(parsed.containers.map((c: { argv: unknown }) => c.argv)).toEqual([null, null]);
     expect(parsed.dependencies.requires.map((d: { app: string }) => d.app)).toEqual(["btc", "indexer"]);
+  });
+
+  it("quadlet rejecting the units: its error is shown, the rest still printed, exit 3", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "archy-ux-fakeq-"));
+    try {
+      const fake = join(dir, "quadlet");
+      writeFileSync(fake, `#!/bin/sh\necho 'quadlet-generator[42]: converting "wallet.container": unsupported key Frobnicate' >&2\nexit 1\n`, { mode: 0o755 });
+      const r = await run(["explain", "wallet", "--select", "selection.yaml", "--quadlet", fake]);
+      expect(r.code).toBe(3);
+      expect(r.stdout).toContain('note: quadlet -dryrun exited 1:\nconverting "wallet.container": unsupported key Frobnicate\n');
+      expect(r.stdout).toContain("    podman run: unavailable (quadlet failed)");
+      expect(r.stdout).toContain("Restarts when");
+      expect(r.stderr).toContain("warning: quadlet -dryrun exited 1");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("an unknown app, or one outside the selection, is invalid input (exit 2)", async () => {

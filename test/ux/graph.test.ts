@@ -14,7 +14,7 @@ describe("graph", () => {
     // Apps are subgraphs; role dependencies resolve to the default provider; optional is dashed.
     expect(r.stdout).toContain('  subgraph app_btc["btc (role bitcoin)"]');
     expect(r.stdout).toContain("  app_indexer -->|healthy, via bitcoin| app_btc");
-    expect(r.stdout).toContain("  app_wallet -.->|started, optional| app_indexer");
+    expect(r.stdout).toContain("  app_wallet -.->|started, optional, only wallet| app_indexer");
     expect(r.stdout).toContain("  c_wallet -->|healthy| c_wallet_db");
     expect(r.stdout).toContain("    c_archy_dashboard -->|image| b_archy_dashboard_build");
   });
@@ -27,7 +27,7 @@ describe("graph", () => {
     const d = await run(["graph", "--select", "selection.yaml", "--format", "dot"]);
     expect(d.code).toBe(0);
     golden("graph-selection.dot", d.stdout);
-    expect(d.stdout).toContain('"wallet" -> "indexer" [label="started, optional", ltail="cluster_wallet", lhead="cluster_indexer", style=dashed];');
+    expect(d.stdout).toContain('"wallet" -> "indexer" [label="started, optional, only wallet", ltail="cluster_wallet", lhead="cluster_indexer", style=dashed];');
   });
 
   it("is deterministic: the same bytes every run", async () => {

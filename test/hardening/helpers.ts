@@ -1,0 +1,317 @@
+// Shared by the hardening suites: write manifests, compile in-process, run many
+// cases' units through the real quadlet in one batch, and read back what podman
+// would receive.
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { compile, type CompileResult } from "../../src/plan/compile.js";
+import { ReviewSecrets } from "../../src/configs/secrets.js";
+import { formatDiagnostic } from "../../src/manifest/diagnostics.js";
+import { UNIT_DIR } from "../../src/lower/lower.js";
+import { dryrun, indexOfWords, problems, serviceOf, unitValues } from "../helpers/quadlet.js";
+
+export { UNIT_DIR };
+
+// --- podman's argv from a generated service -------------------------------
+// test/helpers/quadlet.ts's execStartArgv, with one difference: each word is
+// decoded with ignoreBOM, because TextDecoder otherwise drops a U+FEFF that
+// starts a word (systemd keeps it; the fuzzer found the helper disagreeing).
+
+const QUADLET_OWN = new Set(["--cidfile=%t/%N.cid"]);
+const WS = " \t\n\r";
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+export function execStartArgv(serviceText: string): string[] {
+  const lines = unitValues(serviceText, "Service", "ExecStart");
+  if (lines.length !== 1) throw new Error(`expected one ExecStart= line, found ${lines.length}`);
+  return splitExec(lines[0]!).map((w) => (QUADLET_OWN.has(w) ? w : unescapeEnv(unescapeSpecifiers(w))));
+}
+
+/** systemd's extract_first_word(EXTRACT_UNQUOTE|EXTRACT_CUNESCAPE) over a whole ExecStart= value. */
+export function splitExec(value: string): string[] {
+  const chars = Array.from(value);
+  const words: string[] = [];
+  let i = 0;
+  const at = (j: number) => chars[j] ?? "";
+  const endsWord = (j: number) => j >= chars.length || WS.includes(at(j));
+  const utf8 = (c: string) => [...Buffer.from(c, "utf8")];
+  for (;;) {
+    while (i < chars.length && WS.includes(at(i))) i++;
+    if (i >= chars.length) return words;
+    if (at(i) === ";" && endsWord(i + 1)) throw new Error(`bare ';' in ExecStart= at ${i}: systemd would start a second command`);
+    if (at(i) === "\\" && at(i + 1) === ";" && endsWord(i + 2)) {
+      words.push(";");
+      i += 2;
+      continue;
+    }
+    const bytes: number[] = [];
+    let quote = "";
+    for (; i < chars.length; i++) {
+      const c = at(i);
+      if (c === "\\") {
+        const [b, len] = cunescapeOne(chars, i + 1);
+        bytes.push(...b);
+        i += len;
+      } else if (quote) {
+        if (c === quote) quote = "";
+        else bytes.push(...utf8(c));
+      } else if (c === '"' || c === "'") quote = c;
+      else if (WS.includes(c)) break;
+      else bytes.push(...utf8(c));
+    }
+    if (quote) throw new Error(`unterminated ${quote} quote in ExecStart=`);
+    words.push(decoder.decode(Buffer.from(bytes)));
+  }
+}
+
+function cunescapeOne(chars: readonly string[], p: number): [number[], number] {
+  const c = chars[p];
+  const take = (from: number, n: number) => chars.slice(from, from + n).join("");
+  const simple: Record<string, string> = { a: "\x07", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t", v: "\v", "\\": "\\", '"': '"', "'": "'", s: " " };
+  if (c === undefined) throw new Error("backslash at the end of ExecStart=");
+  if (simple[c] !== undefined) return [[simple[c]!.charCodeAt(0)], 1];
+  const hex = (n: number) => {
+    const h = take(p + 1, n);
+    if (!new RegExp(`^[0-9a-fA-F]{${n}}$`).test(h)) throw new Error(`bad \\${c} escape in ExecStart=`);
+    const v = parseInt(h, 16);
+    if (v === 0) throw new Error("escaped NUL in ExecStart=");
+    return v;
+  };
+  if (c === "x") return [[hex(2)], 3];
+  if (c === "u") return [[...Buffer.from(String.fromCodePoint(hex(4)), "utf8")], 5];
+  if (c === "U") return [[...Buffer.from(String.fromCodePoint(hex(8)), "utf8")], 9];
+  if (/[0-7]/.test(c)) {
+    const o = take(p, 3);
+    if (!/^[0-7]{3}$/.test(o) || parseInt(o, 8) === 0 || parseInt(o, 8) > 255) throw new Error("bad octal escape in ExecStart=");
+    return [[parseInt(o, 8)], 3];
+  }
+  throw new Error(`invalid escape \\${c} in ExecStart=: systemd refuses the unit`);
+}
+
+function unescapeSpecifiers(w: string): string {
+  return w.replace(/%(.?)/gs, (m, n: string) => {
+    if (n === "%") return "%";
+    throw new Error(`systemd would expand the specifier "${m}" in argv word ${JSON.stringify(w)}`);
+  });
+}
+
+function unescapeEnv(w: string): string {
+  return w.replace(/\$(.?)/gs, (m, n: string) => {
+    if (n === "$") return "$";
+    throw new Error(`systemd would expand "${m}…" in argv word ${JSON.stringify(w)}`);
+  });
+}
+
+export function scratch(prefix = "archy-hardening-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** A plain JSON-ish manifest value (what a contributor wrote, before validation). */
+export type Raw = Record<string, unknown>;
+
+/** Write manifests (file name → YAML/JSON text) into a fresh directory under `root`, plus any build contexts. */
+export function writeCatalog(root: string, files: Record<string, string | Buffer>, contexts: string[] = []): string {
+  const dir = join(root, "manifests");
+  mkdirSync(dir, { recursive: true });
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  for (const c of contexts) {
+    mkdirSync(join(dir, c), { recursive: true });
+    writeFileSync(join(dir, c, "Containerfile"), "FROM docker.io/library/busybox:1.36\n");
+  }
+  return dir;
+}
+
+export function compileDir(manifests: string, select?: string): CompileResult {
+  return compile({ manifests, select, secrets: new ReviewSecrets() });
+}
+
+/** Every diagnostic is a clean one-line compiler message: file, message, no stack trace. */
+export function diagnosticProblems(r: CompileResult): string[] {
+  const bad: string[] = [];
+  for (const d of r.diagnostics) {
+    const text = formatDiagnostic(d);
+    if (!d.file || !d.message) bad.push(`empty file or message: ${JSON.stringify(d)}`);
+    if (/\n\s+at |internal error|TypeError|ReferenceError|RangeError|Cannot read prop/.test(text)) bad.push(`stack trace or JS error: ${text}`);
+    if (/[\n\r]/.test(text)) bad.push(`diagnostic spans lines: ${JSON.stringify(text)}`);
+  }
+  if (r.diagnostics.length > 0 && r.files.length > 0) bad.push("diagnostics and files at once");
+  return bad;
+}
+
+/** Naming rule of the format, restated independently of src/graph: archy- prefix for UIs, -key suffix for extra containers. */
+export function containerNameOf(app: { id: string; kind: string; containers: Record<string, unknown> }, key: string): string {
+  const keys = Object.keys(app.containers);
+  return `${app.kind === "ui" ? "archy-" : ""}${app.id}${keys.length === 1 || key === app.id ? "" : `-${key}`}`;
+}
+
+/** What podman must receive for one container of a manifest value that compiled. */
+export interface Expect {
+  service: string;
+  buildService?: string;
+  image: string;
+  env: [string, string][];
+  command?: string[];
+  entrypoint?: string[];
+  health?: string[];
+  buildArgs: [string, string][];
+  flags: string[][];
+}
+
+interface RawC {
+  image?: string;
+  build?: { args?: Record<string, string> };
+  command?: string[];
+  entrypoint?: string[];
+  environment?: Record<string, string>;
+  healthcheck?: { cmd: string | string[] };
+  user?: string;
+  aliases?: string[];
+  tmpfs?: string[];
+}
+
+export function expectationsOf(raw: Raw): Expect[] {
+  const app = raw as { id: string; kind: string; version: string; containers: Record<string, RawC> };
+  return Object.entries(app.containers).map(([key, c]) => {
+    const name = containerNameOf(app, key);
+    const h = c.healthcheck?.cmd;
+    const flags: string[][] = [];
+    if (c.user !== undefined) flags.push(["--user", c.user]);
+    for (const a of c.aliases ?? []) flags.push([`--network-alias`, a]);
+    for (const t of c.tmpfs ?? []) flags.push(["--tmpfs", t]);
+    return {
+      service: `${name}.service`,
+      buildService: c.build ? `${name}-build.service` : undefined,
+      image: c.image ?? `localhost/archy/${name}:${app.version}`,
+      env: Object.entries(c.environment ?? {}),
+      command: c.command,
+      entrypoint: c.entrypoint,
+      health: h === undefined ? undefined : typeof h === "string" ? ["CMD-SHELL", h] : ["CMD", ...h],
+      buildArgs: Object.entries(c.build?.args ?? {}),
+      flags,
+    };
+  });
+}
+
+/** Differences between podman's argv (per service) and what the manifest said; empty when every value arrived literally. */
+export function argvMismatches(e: Expect, services: Map<string, string>): string[] {
+  const out: string[] = [];
+  const text = services.get(e.service);
+  if (text === undefined) return [`quadlet produced no ${e.service}`];
+  let args: string[];
+  try {
+    args = execStartArgv(text);
+  } catch (err) {
+    return [`${e.service}: ${(err as Error).message}`];
+  }
+  const show = (x: unknown) => JSON.stringify(x);
+  for (const [k, v] of e.env) if (indexOfWords(args, ["--env", `${k}=${v}`]) < 0) out.push(`${e.service}: --env ${show(`${k}=${v}`)} not in argv`);
+  for (const f of e.flags) if (indexOfWords(args, f) < 0) out.push(`${e.service}: ${show(f)} not in argv`);
+  const tail = [e.image, ...(e.command ?? [])];
+  if (show(args.slice(-tail.length)) !== show(tail)) out.push(`${e.service}: argv ends ${show(args.slice(-tail.length))}, want ${show(tail)}`);
+  const after = (flag: string): unknown => {
+    const i = args.indexOf(flag);
+    if (i < 0) return `(no ${flag})`;
+    try {
+      return JSON.parse(args[i + 1]!) as unknown;
+    } catch {
+      return `(not JSON: ${args[i + 1]})`;
+    }
+  };
+  if (e.entrypoint && show(after("--entrypoint")) !== show(e.entrypoint)) out.push(`${e.service}: --entrypoint ${show(after("--entrypoint"))}, want ${show(e.entrypoint)}`);
+  if (e.health && show(after("--health-cmd")) !== show(e.health)) out.push(`${e.service}: --health-cmd ${show(after("--health-cmd"))}, want ${show(e.health)}`);
+  if (e.buildService) {
+    const b = services.get(e.buildService);
+    if (b === undefined) out.push(`quadlet produced no ${e.buildService}`);
+    else {
+      try {
+        const bargs = execStartArgv(b);
+        for (const [k, v] of e.buildArgs) if (indexOfWords(bargs, ["--build-arg", `${k}=${v}`]) < 0) out.push(`${e.buildService}: --build-arg ${show(`${k}=${v}`)} not in argv`);
+      } catch (err) {
+        out.push(`${e.buildService}: ${(err as Error).message}`);
+      }
+    }
+  }
+  return out;
+}
+
+/** One accepted case waiting for the real quadlet: its unit files and what podman must get. */
+export interface Pending {
+  label: string;
+  files: { name: string; content: string }[];
+  expect: Expect[];
+  /** the manifest text, for a regression fixture when the case fails */
+  source: string;
+}
+
+export function pendingOf(label: string, r: CompileResult, raw: Raw, source: string): Pending {
+  const files = r.files
+    .filter((f) => f.path.startsWith(`${UNIT_DIR}/`))
+    .map((f) => ({ name: f.path.slice(UNIT_DIR.length + 1), content: String(f.content) }));
+  return { label, files, expect: expectationsOf(raw), source };
+}
+
+export interface BatchResult {
+  checked: number;
+  passed: number;
+  failures: { label: string; source: string; problems: string[] }[];
+  runs: number;
+}
+
+/**
+ * Write many cases' units into one QUADLET_UNIT_DIRS tree (names must be unique
+ * across cases; the shared archy.network is identical everywhere) and run the
+ * real quadlet once per `size` cases.
+ */
+export function checkWithQuadlet(cases: Pending[], size = 100): BatchResult {
+  const res: BatchResult = { checked: 0, passed: 0, failures: [], runs: 0 };
+  for (let i = 0; i < cases.length; i += size) {
+    const batch = cases.slice(i, i + size);
+    const dir = scratch("archy-batch-");
+    const owner = new Map<string, string>();
+    for (const c of batch) {
+      for (const f of c.files) {
+        const prev = owner.get(f.name);
+        if (prev !== undefined && f.name !== "archy.network") throw new Error(`batch name clash: ${f.name} in ${prev} and ${c.label}`);
+        owner.set(f.name, c.label);
+        writeFileSync(join(dir, f.name), f.content);
+      }
+    }
+    const dr = dryrun(dir);
+    res.runs++;
+    const stderrProblems = problems(dr.stderr);
+    for (const c of batch) {
+      res.checked++;
+      const p: string[] = [];
+      for (const f of c.files) {
+        if (!dr.services.has(serviceOf(f.name))) p.push(`quadlet produced no service for ${f.name}`);
+        // A message naming one of this case's units is this case's problem.
+        for (const l of stderrProblems) if (l.includes(f.name) || l.includes(serviceOf(f.name))) p.push(`quadlet: ${l}`);
+      }
+      for (const e of c.expect) p.push(...argvMismatches(e, dr.services));
+      if (p.length === 0) res.passed++;
+      else res.failures.push({ label: c.label, source: c.source, problems: p });
+    }
+    // Problems no case owns (should not happen) fail the whole batch.
+    const unowned = stderrProblems.filter((l) => !batch.some((c) => c.files.some((f) => l.includes(f.name) || l.includes(serviceOf(f.name)))));
+    if (unowned.length > 0 || (dr.code !== 0 && res.failures.length === 0)) {
+      res.failures.push({ label: `batch ${res.runs}`, source: "", problems: [`quadlet exit ${dr.code}`, ...unowned] });
+    }
+  }
+  return res;
+}
+
+/** Copy a file tree (for a before/after comparison of an --out dir). */
+export function listFiles(root: string): string[] {
+  const out: string[] = [];
+  const visit = (rel: string) => {
+    for (const e of readdirSync(join(root, rel), { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) visit(r);
+      else out.push(r);
+    }
+  };
+  visit("");
+  return out.sort();
+}
+
+export { copyFileSync };
