@@ -1,15 +1,17 @@
 #!/usr/bin/env node
 // npm run build → dist/archy-quadlet.mjs: one self-contained ESM file, every
 // dependency inlined, runnable with `node dist/archy-quadlet.mjs` and no
-// node_modules anywhere.
+// node_modules anywhere. Identifiers are not minified (readable stack traces).
 //
-// No code splitting: esbuild then wraps each dynamically imported module (and
-// everything only it imports) in a lazy initialiser, so `generate` still never
-// evaluates diff's patch code, execa or src/apply beyond write.ts. Identifiers
-// are not minified, so stack traces stay readable.
-//
-// Also: built-ins load lazily, zod ships only its English messages, commander
-// and yaml get two start-up/hot-path patches (see the plugins below).
+// Start-up is most of what a small command costs, so the bundle is shaped for it:
+// - no code splitting: esbuild wraps each dynamically imported module (and what
+//   only it imports) in a lazy initialiser, so `generate` never evaluates apply
+//   or hooks code;
+// - execa and diff, needed by a few commands only, are embedded as data: URL
+//   modules that are not even parsed until imported (coldPackages);
+// - built-ins load when first used (lazyBuiltins), zod ships only its English
+//   messages (zodEnglishOnly), and commander/yaml get one small patch each.
+// test/bundle.test.ts runs the result alone in an empty directory.
 //
 // Flags: --metafile writes dist/meta.json (inputs and their bytes in the
 // output); --quiet prints nothing on success.

@@ -181,18 +181,24 @@ export function collectGarbage(root: string): string[] {
 
 export function ensureStateDir(root: string): void {
   const { state, gens } = statePaths(root);
+  // Every component below root (var, var/lib, the state dir, generations): a symlink
+  // anywhere on the way would send generations (secrets included) somewhere else.
   for (const d of [dirname(dirname(state)), dirname(state), state, gens]) {
+    let made = false;
     try {
       mkdirSync(d, { mode: 0o755 });
+      made = true;
       tick();
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      if (!lstatSync(d).isDirectory() && !lstatSync(d).isSymbolicLink()) throw new StateError(`cannot use state directory ${state}: ${d} exists and is not a directory`);
     }
+    const st = lstatSync(d);
+    if (st.isSymbolicLink()) throw new StateError(`refusing to use state directory ${state}: ${d} is a symlink archy-quadlet did not create`);
+    if (!st.isDirectory()) throw new StateError(`cannot use state directory ${state}: ${d} exists and is not a directory`);
+    // Generations hold secret-bearing files (0600 themselves); the dirs stay traversable
+    // for containers' bind mounts whatever the caller's umask.
+    if (made) chmodSync(d, 0o755);
   }
-  // Generations hold secret-bearing files (0600 themselves); the dir stays traversable for containers' bind mounts.
-  const st = lstatSync(state);
-  if (st.isSymbolicLink()) throw new StateError(`refusing to use ${state}: it is a symlink archy-quadlet did not create`);
 }
 
 /** Write a complete generation: temp dir, every file fsynced, meta last, one rename. */
@@ -214,6 +220,7 @@ export function writeGeneration(root: string, id: number, files: OutputFile[], m
 
 function buildGeneration(tmp: string, files: OutputFile[], meta: GenMeta): void {
   mkdirSync(tmp, { mode: 0o755 });
+  chmodSync(tmp, 0o755); // umask must not decide (077 would hide the whole generation)
   tick();
   const dirs = new Set<string>();
   for (const f of [...files].sort((a, b) => cmp(a.path, b.path))) {
@@ -291,6 +298,7 @@ export function ensureStableLinks(root: string, dryRun = false): string[] {
       } catch (e) {
         if (e instanceof StateError) throw e;
         mkdirSync(ad, { mode: 0o755 });
+        chmodSync(ad, 0o755);
         tick();
       }
     }

@@ -2,7 +2,7 @@
 // files, 256-bit CSPRNG values, never regenerated); the review set is fixed and
 // obviously fake, so the committed out/ tree is identical on every machine.
 import { createHash, randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync, constants } from "node:fs";
+import { chmodSync, closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync, constants } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Diagnostic } from "../manifest/diagnostics.js";
 
@@ -43,6 +43,15 @@ export class SecretStore implements SecretSource {
   private checkDir(diags: Diagnostic[]): boolean {
     if (this.dirState === undefined) {
       try {
+        // Secrets are read and written only through real directories: a symlink here (or
+        // one level up) would send new secrets, or take old ones, from somewhere else.
+        for (const p of [dirname(this.where), this.where]) {
+          if (lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink()) {
+            diags.push({ file: this.where, message: `${p === this.where ? "secrets directory" : `parent directory ${p}`} is a symlink; refusing to read or write secrets through it` });
+            this.dirState = "bad";
+            return false;
+          }
+        }
         const st = statSync(this.where);
         if (!st.isDirectory()) {
           diags.push({ file: this.where, message: "secrets path exists but is not a directory" });
@@ -73,7 +82,11 @@ export class SecretStore implements SecretSource {
     let value: string | undefined;
     if (this.dirState === "ok") {
       try {
-        const st = statSync(file);
+        const st = lstatSync(file);
+        if (st.isSymbolicLink() || !st.isFile()) {
+          diags.push({ file, message: "secret file is not a regular file (a symlink?); refusing to read it" });
+          return undefined;
+        }
         if (st.mode & 0o077) {
           diags.push({ file, message: `secret file is readable by group/others (mode ${(st.mode & 0o777).toString(8).padStart(4, "0")}); run: chmod 600 ${file}` });
           return undefined;
@@ -109,8 +122,16 @@ export class SecretStore implements SecretSource {
   /** Write secrets created during this run: 0600, O_EXCL so an existing one is never replaced. */
   persist(): void {
     if (this.pending.size === 0) return;
-    mkdirSync(dirname(this.where), { recursive: true, mode: 0o755 });
-    mkdirSync(this.where, { recursive: true, mode: 0o700 });
+    // Explicit modes: the caller's umask decides nothing (000 would leave parents world-writable).
+    const parent = dirname(this.where);
+    const first = mkdirSync(parent, { recursive: true, mode: 0o755 });
+    if (first !== undefined) for (let d = parent; d.length >= first.length; d = dirname(d)) chmodSync(d, 0o755);
+    try {
+      mkdirSync(this.where, { mode: 0o700 });
+      chmodSync(this.where, 0o700);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
     for (const [name, value] of [...this.pending].sort()) {
       const file = join(this.where, name);
       const tmp = `${file}.tmp-${process.pid}`;

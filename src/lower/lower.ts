@@ -2,6 +2,7 @@
 import type { ContainerNode, Graph } from "../graph/graph.js";
 import { cmp, type Diagnostic } from "../manifest/diagnostics.js";
 import { UnitFile, UnitValueError, type Section } from "../unit/unitfile.js";
+import { SYSTEM_UNIT_WANTS } from "./system-units.js";
 import { CONTAINER_KEY_SINCE, BUILD_KEY_SINCE, NETWORK_KEY_SINCE, FEATURE_SINCE, UNIT_TYPE_SINCE, atLeast, fmtVersion, type Version } from "./versions.js";
 
 export const UNIT_DIR = "etc/containers/systemd/archy";
@@ -191,7 +192,33 @@ export function lower(g: Graph, opts: LowerOptions, diags: Diagnostic[]): Lowere
     }
   }
   checkVersions(out, opts.podman, diags);
+  checkServiceNames(out, diags);
   return out;
+}
+
+/** The service quadlet generates for a unit: x.container → x.service, x.build → x-build.service, x.network → x-network.service. */
+function serviceName(lu: LoweredUnit): string {
+  const stem = lu.unit.name.slice(0, lu.unit.name.lastIndexOf("."));
+  return lu.kind === "container" ? `${stem}.service` : `${stem}-${lu.kind}.service`;
+}
+
+// archy-quadlet's own services in /etc/systemd/system, which outrank generated units.
+const OWN_SERVICES = [...Object.keys(SYSTEM_UNIT_WANTS), "archy-quadlet-reconcile.service"].filter((u) => u.endsWith(".service"));
+
+/**
+ * Service names are one namespace: the UI app "network" (archy-network.container)
+ * or a container keyed "build" next to a built one (x-build.container beside
+ * x.build) would give two units one service, and quadlet silently keeps one.
+ */
+function checkServiceNames(units: LoweredUnit[], diags: Diagnostic[]): void {
+  const taken = new Map<string, string>(OWN_SERVICES.map((s) => [s, "archy-quadlet's own unit"]));
+  for (const lu of units) {
+    const svc = serviceName(lu);
+    const prev = taken.get(svc);
+    if (prev !== undefined) {
+      diags.push({ file: lu.file, path: lu.path || undefined, message: `${lu.unit.name} would become ${svc}, which is already ${prev}; rename the app or container` });
+    } else taken.set(svc, lu.kind === "network" ? `the service of the shared network ${lu.unit.name}` : `the service of ${lu.unit.name} (${lu.file})`);
+  }
 }
 
 /** The manifest field a [Container] key comes from, so a version error points at it. */

@@ -49,6 +49,8 @@ export function parseYaml(src: SourceFile, diags: Diagnostic[]): Parsed | undefi
     strict: true,
     version: "1.2",
     schema: "core",
+    // The library must never write to our stderr (it warns about collection keys there).
+    logLevel: "error",
   });
   const problems = [...doc.errors, ...doc.warnings];
   for (const e of problems) {

@@ -1,6 +1,6 @@
 // The whole compile: read → validate → graph → lower (+ derived configs) → a
 // list of output files. Nothing is written here; callers decide what to do.
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join, relative } from "node:path";
 import { readManifestDir, parseSelectionLocated, placeDiagnostics, readSource, type LoadedApp, type Locate } from "../manifest/read.js";
@@ -55,6 +55,7 @@ function compileUnplaced(opts: CompileOptions, locators: Map<string, Locate>): C
   const { apps, selection, locators: found } = loadInputs(opts, diags);
   for (const [file, locate] of found) locators.set(file, locate);
   checkHostPaths(apps, diags);
+  if (diags.length === 0) checkNestedVolumes(apps, diags);
   if (diags.length > 0 || (opts.select && !selection)) return { files: [], diagnostics: diags };
   const graph = buildGraph(apps, selection, opts.select, diags);
   if (!graph) return { files: [], diagnostics: diags };
@@ -101,6 +102,54 @@ function checkHostPaths(apps: LoadedApp[], diags: Diagnostic[]): void {
   }
 }
 
+/** A relative host path with `.` and empty segments dropped: "./a//b/" → "a/b", "." → "". */
+function normalRel(p: string): string {
+  return p.split("/").filter((x) => x !== "" && x !== ".").join("/");
+}
+
+/**
+ * A container that mounts a host directory read-write can put a symlink anywhere
+ * inside it. If another bind-mount source (of this app, or another app reading
+ * this app's data) lies inside that directory, root-run podman and the
+ * ExecStartPre mkdir/install follow the symlink on the host: the container
+ * would choose what the other mount shows, or what gets chown'ed.
+ */
+function checkNestedVolumes(apps: LoadedApp[], diags: Diagnostic[]): void {
+  const byId = new Map(apps.map((a) => [a.app.id, a]));
+  // app id → its read-write relative sources: [normalised, where]
+  const writable = new Map<string, { src: string; key: string; i: number }[]>();
+  for (const { app } of apps) {
+    const rw: { src: string; key: string; i: number }[] = [];
+    for (const [key, c] of Object.entries(app.containers)) {
+      (c.volumes ?? []).forEach((v, i) => {
+        if (!v.app && !v.read_only && !v.source.startsWith("/")) rw.push({ src: normalRel(v.source), key, i });
+      });
+    }
+    writable.set(app.id, rw);
+  }
+  for (const { app, file } of apps) {
+    for (const [key, c] of Object.entries(app.containers)) {
+      (c.volumes ?? []).forEach((v, i) => {
+        if (v.source.startsWith("/")) return;
+        const owner = v.app ?? app.id;
+        if (v.app && !byId.has(v.app)) return; // reported elsewhere (dependency / unknown app)
+        const src = normalRel(v.source);
+        for (const w of writable.get(owner) ?? []) {
+          const inside = w.src === "" ? src !== "" : src.startsWith(`${w.src}/`);
+          if (!inside) continue;
+          const by = owner === app.id ? `containers.${w.key}.volumes[${w.i}]` : `app "${owner}" (containers.${w.key}.volumes[${w.i}])`;
+          diags.push({
+            file,
+            path: `containers.${key}.volumes[${i}].source`,
+            message: `"${v.source}" lies inside "${w.src || "."}", which ${by} mounts read-write: that container could replace it with a symlink to any host path; use sibling directories, or make the outer mount read-only`,
+          });
+          break;
+        }
+      });
+    }
+  }
+}
+
 function checkPorts(g: Graph, diags: Diagnostic[]): void {
   const used = new Map<string, string>();
   for (const n of g.containers) {
@@ -124,11 +173,22 @@ function readBuildContexts(g: Graph, diags: Diagnostic[]): { files: OutputFile[]
     const loaded = g.apps.find((a) => a.app.id === n.app.id)!;
     const dir = join(loaded.dir, b.context);
     const where = { file: n.file, path: `containers.${n.key}.build.context` };
+    // A contributed catalog must not reach outside itself: no symlink on the way to, or inside, a context.
+    const link = symlinkOnPath(loaded.dir, b.context);
+    if (link) {
+      diags.push({ ...where, message: `build context "${b.context}" goes through the symlink "${link}"; build contexts must be real directories inside the catalog` });
+      continue;
+    }
     let entries: string[];
+    const links: string[] = [];
     try {
-      entries = walk(dir);
+      entries = walk(dir, links);
     } catch {
       diags.push({ ...where, message: `build context "${b.context}" is not a readable directory (relative to ${loaded.dir})` });
+      continue;
+    }
+    if (links.length > 0) {
+      diags.push({ ...where, message: `build context "${b.context}" contains the symlink${links.length > 1 ? "s" : ""} ${links.map((l) => `"${l}"`).join(", ")}; symlinks are not copied (they could point outside the catalog)` });
       continue;
     }
     if (!entries.includes(b.file)) {
@@ -150,13 +210,29 @@ function readBuildContexts(g: Graph, diags: Diagnostic[]): { files: OutputFile[]
   return { files, hashes };
 }
 
-function walk(dir: string): string[] {
+/** The first component of `rel` under `base` that is a symlink, if any. */
+function symlinkOnPath(base: string, rel: string): string | undefined {
+  let cur = base;
+  const parts = rel.split("/").filter((p) => p !== "" && p !== ".");
+  for (const [i, p] of parts.entries()) {
+    cur = join(cur, p);
+    try {
+      if (lstatSync(cur).isSymbolicLink()) return parts.slice(0, i + 1).join("/");
+    } catch {
+      return undefined; // missing: reported as unreadable
+    }
+  }
+  return undefined;
+}
+
+function walk(dir: string, links: string[] = []): string[] {
   const out: string[] = [];
   const rec = (d: string) => {
     for (const e of readdirSync(d, { withFileTypes: true })) {
       const p = join(d, e.name);
       if (e.isDirectory()) rec(p);
       else if (e.isFile()) out.push(relative(dir, p).split("\\").join("/"));
+      else if (e.isSymbolicLink()) links.push(relative(dir, p).split("\\").join("/"));
     }
   };
   rec(dir);

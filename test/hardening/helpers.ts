@@ -1,7 +1,7 @@
 // Shared by the hardening suites: write manifests, compile in-process, run many
 // cases' units through the real quadlet in one batch, and read back what podman
 // would receive.
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compile, type CompileResult } from "../../src/plan/compile.js";
@@ -264,18 +264,24 @@ export interface BatchResult {
  */
 export function checkWithQuadlet(cases: Pending[], size = 100): BatchResult {
   const res: BatchResult = { checked: 0, passed: 0, failures: [], runs: 0 };
-  for (let i = 0; i < cases.length; i += size) {
-    const batch = cases.slice(i, i + size);
-    const dir = scratch("archy-batch-");
+  let queue = cases;
+  while (queue.length > 0) {
+    // Fill a batch with cases whose unit names are free; a clash waits for the next batch.
+    const batch: Pending[] = [];
+    const later: Pending[] = [];
     const owner = new Map<string, string>();
-    for (const c of batch) {
-      for (const f of c.files) {
-        const prev = owner.get(f.name);
-        if (prev !== undefined && f.name !== "archy.network") throw new Error(`batch name clash: ${f.name} in ${prev} and ${c.label}`);
-        owner.set(f.name, c.label);
-        writeFileSync(join(dir, f.name), f.content);
+    for (const c of queue) {
+      const clash = batch.length >= size || c.files.some((f) => f.name !== "archy.network" && owner.has(f.name));
+      if (clash) {
+        later.push(c);
+        continue;
       }
+      batch.push(c);
+      for (const f of c.files) owner.set(f.name, c.label);
     }
+    queue = later;
+    const dir = scratch("archy-batch-");
+    for (const c of batch) for (const f of c.files) writeFileSync(join(dir, f.name), f.content);
     const dr = dryrun(dir);
     res.runs++;
     const stderrProblems = problems(dr.stderr);
@@ -296,6 +302,7 @@ export function checkWithQuadlet(cases: Pending[], size = 100): BatchResult {
     if (unowned.length > 0 || (dr.code !== 0 && res.failures.length === 0)) {
       res.failures.push({ label: `batch ${res.runs}`, source: "", problems: [`quadlet exit ${dr.code}`, ...unowned] });
     }
+    rmSync(dir, { recursive: true, force: true });
   }
   return res;
 }
