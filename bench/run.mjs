@@ -6,11 +6,14 @@
 //
 // Env: BENCH_RUNS (measured runs per row, default 15), BENCH_WARMUP (default 3),
 // BENCH_RSS_RUNS (extra runs for peak RSS, default 3), BENCH_ONLY (comma-separated
-// row ids), BENCH_KEEP=1 (keep the temp workspace).
+// row ids; the floor always runs; results.json is then not written), BENCH_KEEP=1
+// (keep the temp workspace).
 //
 // Method
 // - time: wall clock around spawnSync of a fresh `node` process (stdout/stderr
-//   discarded), per row: warm-up runs, then measured runs; median, min–max.
+//   discarded); warm-up rounds, then measured rounds, each round running every
+//   row once (interleaved, so load changes on a shared machine spread evenly);
+//   median, min–max per row.
 // - peak RSS: separate runs under GNU time (`/usr/bin/time -f %M`, the child's
 //   ru_maxrss in KiB) when present; otherwise a `--import` preload that records
 //   process.resourceUsage().maxRSS at exit. The table says which was used.
@@ -116,29 +119,36 @@ function argvOf(r) {
   return ["--import", "tsx", join(root, "src/cli/run.ts"), ...args];
 }
 
+// Rounds, not row after row: every round runs each row once, so a change in
+// machine load (this box is shared) hits all rows alike instead of a few.
+const active = rows.filter((r) => !r.unavailable);
+for (const r of rows) if (r.unavailable) log(`bench: ${r.label}: ${r.unavailable}`);
+const times = new Map(active.map((r) => [r, []]));
+for (let round = 0; round < WARMUP + RUNS; round++) {
+  log(`bench: round ${round + 1}/${WARMUP + RUNS}${round < WARMUP ? " (warm-up)" : ""}`);
+  for (const r of active) {
+    const argv = argvOf(r);
+    const t0 = process.hrtime.bigint();
+    const p = spawnSync(node, argv, { cwd: root, env: { ...baseEnv, ...(r.env ?? {}) }, stdio: ["ignore", "ignore", "pipe"] });
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    must(p, `${r.label}: node ${argv.map((a) => relative(root, a) || a).join(" ")}`);
+    if (round >= WARMUP) times.get(r).push(ms);
+    if (r.out) rmSync(join(work, "out"), { recursive: true, force: true }); // outside the timing
+  }
+}
+log("bench: peak RSS");
 const results = [];
 for (const r of rows) {
   if (r.unavailable) {
-    log(`bench: ${r.label}: ${r.unavailable}`);
     results.push({ ...pick(r), unavailable: r.unavailable });
     continue;
   }
-  log(`bench: ${r.label}`);
-  const env = { ...baseEnv, ...(r.env ?? {}) };
-  const times = [];
-  for (let i = 0; i < WARMUP + RUNS; i++) {
-    const argv = argvOf(r);
-    const t0 = process.hrtime.bigint();
-    const p = spawnSync(node, argv, { cwd: root, env, stdio: ["ignore", "ignore", "pipe"] });
-    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    must(p, `${r.label}: node ${argv.map((a) => relative(root, a) || a).join(" ")}`);
-    if (i >= WARMUP) times.push(ms);
-  }
   const rss = [];
-  for (let i = 0; i < RSS_RUNS; i++) rss.push(peakRss(argvOf(r), env));
+  for (let i = 0; i < RSS_RUNS; i++) rss.push(peakRss(argvOf(r), { ...baseEnv, ...(r.env ?? {}) }));
   rmSync(join(work, "out"), { recursive: true, force: true });
-  const sorted = [...times].sort((a, b) => a - b);
-  results.push({ ...pick(r), runs: times.map(round1), median: round1(median(sorted)), min: round1(sorted[0]), max: round1(sorted[sorted.length - 1]), peakRssMB: round1(Math.max(...rss) / 1024) });
+  const t = times.get(r);
+  const sorted = [...t].sort((a, b) => a - b);
+  results.push({ ...pick(r), runs: t.map(round1), median: round1(median(sorted)), min: round1(sorted[0]), max: round1(sorted[sorted.length - 1]), peakRssMB: round1(Math.max(...rss) / 1024) });
 }
 
 // ---------------------------------------------------------------- targets
@@ -188,7 +198,7 @@ const machine = {
 };
 const rssMethod = GNU_TIME ? `${GNU_TIME} -f %M (child ru_maxrss)` : "--import preload recording process.resourceUsage().maxRSS at exit";
 console.log(`\narchy-quadlet bench — ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, load ${machine.loadavg.join(" ")}`);
-console.log(`bundle ${(bundleBytes / 1024).toFixed(1)} KiB; ${RUNS} measured runs after ${WARMUP} warm-up per row; peak RSS: max of ${RSS_RUNS} runs via ${rssMethod}\n`);
+console.log(`bundle ${(bundleBytes / 1024).toFixed(1)} KiB; ${RUNS} measured rounds after ${WARMUP} warm-up (rows interleaved); peak RSS: max of ${RSS_RUNS} runs via ${rssMethod}\n`);
 console.log(line(cols));
 console.log(line(widths.map((w) => "-".repeat(w))));
 for (const row of table) console.log(line(row));
@@ -196,11 +206,12 @@ if (scaling) console.log(`\ngenerate 1,000 / 100 apps: ${scaling.ratio.toFixed(2
 
 const gitRev = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).stdout?.trim() || undefined;
 const dirty = gitRev ? spawnSync("git", ["status", "--porcelain", "--", "src", "scripts", "manifests"], { cwd: root, encoding: "utf8" }).stdout.trim() !== "" : undefined;
-writeFileSync(
-  join(root, "bench/results.json"),
-  `${JSON.stringify({ machine, git: gitRev && { rev: gitRev, dirty }, config: { runs: RUNS, warmup: WARMUP, rssRuns: RSS_RUNS, rssMethod, bundleBytes, catalogApps }, rows: results, scaling }, null, 2)}\n`,
-);
-console.log(`\nwrote bench/results.json`);
+const report = { machine, git: gitRev && { rev: gitRev, dirty }, config: { runs: RUNS, warmup: WARMUP, rssRuns: RSS_RUNS, rssMethod, bundleBytes, catalogApps }, rows: results, scaling };
+if (ONLY) console.log("\nBENCH_ONLY set: bench/results.json left as it was");
+else {
+  writeFileSync(join(root, "bench/results.json"), `${JSON.stringify(report, null, 2)}\n`);
+  console.log("\nwrote bench/results.json");
+}
 
 if (process.env.BENCH_KEEP === "1") log(`bench: kept ${work}`);
 else rmSync(work, { recursive: true, force: true });

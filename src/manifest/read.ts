@@ -78,7 +78,30 @@ export function parseYaml(src: SourceFile, diags: Diagnostic[]): Parsed | undefi
     diags.push({ file: src.file, ...at, message: `a manifest must be a YAML mapping, got ${describe(value)}` });
     return undefined;
   }
+  const proto = protoKeyPath(value);
+  if (proto) {
+    // zod skips a "__proto__" record key without validating it: `environment: {__proto__: x}`
+    // would compile and silently never reach podman. No manifest needs the key.
+    const path = formatPath(proto);
+    const at = locateIn({ value, doc, lines })(path) ?? { line: 1, col: 1 };
+    diags.push({ file: src.file, ...at, path, message: 'the key "__proto__" is not allowed (it would be dropped without being validated)' });
+    return undefined;
+  }
   return { value, doc, lines };
+}
+
+/** Path of the first own "__proto__" key anywhere in a parsed value, if any. */
+function protoKeyPath(root: unknown): (string | number)[] | undefined {
+  const stack: { v: unknown; path: (string | number)[] }[] = [{ v: root, path: [] }];
+  while (stack.length > 0) {
+    const { v, path } = stack.pop()!;
+    if (Array.isArray(v)) v.forEach((x, i) => stack.push({ v: x, path: [...path, i] }));
+    else if (v !== null && typeof v === "object") {
+      if (Object.prototype.hasOwnProperty.call(v, "__proto__")) return [...path, "__proto__"];
+      for (const [k, x] of Object.entries(v)) stack.push({ v: x, path: [...path, k] });
+    }
+  }
+  return undefined;
 }
 
 function yamlMessage(code: string, message: string): string {
