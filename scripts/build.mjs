@@ -142,6 +142,41 @@ const coldPackages = {
   },
 };
 
+// The CLI proper (commander, zod, yaml, the compiler, apply) is held as a string
+// and compiled only when needed: run.ts answers a no-op `check` from a stamp
+// with a few kilobytes of code. Scanning a string literal costs V8 far less
+// than pre-parsing the same code; full commands pay one Function() compile.
+const coreCommon = { absWorkingDir: root, write: false, bundle: true, platform: "node", format: "cjs", target: "node20", packages: "bundle", mainFields: ["module", "main"], conditions: ["node", "import"], minifySyntax: true, minifyWhitespace: true, minifyIdentifiers: false, legalComments: "none", logLevel: "warning" };
+let coreModule;
+const coldCore = {
+  name: "cold-core",
+  setup(b) {
+    b.onResolve({ filter: /^\.\/main\.js$/ }, (a) =>
+      a.kind === "dynamic-import" && a.importer.endsWith(join("src", "cli", "run.ts")) ? { path: "core", namespace: "cold-core" } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: "cold-core" }, async () => {
+      if (!coreModule) {
+        const r = await build({
+          ...coreCommon,
+          entryPoints: [join(root, "src/cli/main.ts")],
+          footer: { js: "//# sourceURL=archy-quadlet/core.js" },
+          plugins: [coldPackages, lazyBuiltins, zodEnglishOnly, commanderLazyChildProcess, yamlEnvOnce],
+          metafile: true,
+        });
+        const ext = Object.values(r.metafile.outputs)[0].imports.filter((i) => i.external && !isBuiltin(i.path) && !i.path.startsWith("data:text/javascript;base64,"));
+        if (ext.length) throw new Error(`core still imports packages: ${ext.map((i) => i.path).join(", ")}`);
+        coreModule = [
+          "const src = " + JSON.stringify(r.outputFiles[0].text) + ";",
+          "const m = { exports: {} };",
+          'new Function("require", "module", "exports", src)(require, m, m.exports);',
+          "export const main = m.exports.main;",
+        ].join("\n");
+      }
+      return { contents: coreModule, loader: "js" };
+    });
+  },
+};
+
 mkdirSync(dirname(outfile), { recursive: true });
 const started = performance.now();
 const result = await build({
@@ -163,7 +198,7 @@ const result = await build({
   keepNames: false,
   legalComments: "none",
   banner: { js: banner },
-  plugins: [coldPackages, lazyBuiltins, zodEnglishOnly, commanderLazyChildProcess, yamlEnvOnce],
+  plugins: [coldCore, coldPackages, lazyBuiltins, zodEnglishOnly, commanderLazyChildProcess, yamlEnvOnce],
   metafile: true,
   logLevel: "warning",
 });

@@ -3,6 +3,7 @@
 import { mkdirSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { compile, type CompileOptions } from "../plan/compile.js";
+import { writeStamp } from "../plan/stamp.js";
 import { compareTree, readTree, redact, type Change } from "../plan/tree.js";
 import { applyChanges, WriteError } from "../apply/write.js";
 import { ReviewSecrets, SecretStore, type SecretSource } from "../configs/secrets.js";
@@ -67,6 +68,7 @@ export function generate(o: CommonOpts & { out: string }): void {
     if (code) throw new Exit(EXIT.failed, `error: cannot write ${o.out}: ${code} (${(e as Error).message.replace(/^[A-Z]+: /, "")})`);
     throw e;
   }
+  writeStamp(o.out, o);
   const n = changes.length;
   out(`${o.out}: ${r.files.length} files, ${n === 0 ? "unchanged" : `${n} changed`}`);
 }
@@ -90,6 +92,7 @@ export function check(o: CommonOpts & { out: string }): void {
     out(JSON.stringify({ ok: changes.length === 0, drift: changes.map((c) => ({ path: c.path, kind: c.kind })) }, null, 2));
   } else for (const c of changes) err(`drift: ${describeChange(c)}`);
   if (changes.length > 0) throw new Exit(EXIT.drift);
+  writeStamp(o.out, o);
 }
 
 /** Whether diff output is coloured: --color / --no-color, else only on a terminal, never under journald, NO_COLOR or TERM=dumb. */

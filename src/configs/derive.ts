@@ -16,7 +16,8 @@ import electrumxEnv from "../../templates/electrumx.env.js";
 import nginxConf from "../../templates/nginx.conf.js";
 import containersConf from "../../templates/containers.conf.js";
 
-export const CONTAINERS_CONF_DROPIN = "etc/containers/containers.conf.d/50-archy.conf";
+export { CONTAINERS_CONF_DROPIN } from "../lower/paths.js";
+import { CONTAINERS_CONF_DROPIN } from "../lower/paths.js";
 export const BITCOIN_ROLE = "bitcoin";
 
 export const rpcSecretName = (appId: string) => `rpc-${appId}`;

@@ -5,9 +5,8 @@ import { UnitFile, UnitValueError, type Section } from "../unit/unitfile.js";
 import { SYSTEM_UNIT_WANTS } from "./system-units.js";
 import { CONTAINER_KEY_SINCE, BUILD_KEY_SINCE, NETWORK_KEY_SINCE, FEATURE_SINCE, UNIT_TYPE_SINCE, atLeast, fmtVersion, type Version } from "./versions.js";
 
-export const UNIT_DIR = "etc/containers/systemd/archy";
-export const DATA_ROOT = "/var/lib/archy/apps";
-export const CONFIG_ROOT = "/etc/archy";
+export { UNIT_DIR, CONFIG_ROOT, DATA_ROOT } from "./paths.js";
+import { CONFIG_ROOT, DATA_ROOT } from "./paths.js";
 export const NETWORK = { name: "archy", subnet: "10.89.0.0/24", gateway: "10.89.0.1", hostAlias: "host.archipelago" } as const;
 
 /** Apps allowed to bind absolute host paths (they must also say `system: true`). */

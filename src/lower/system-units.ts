@@ -14,7 +14,8 @@ export const NODE = {
   state: "/var/lib/archy-quadlet",
 } as const;
 
-export const SYSTEM_UNIT_DIR = "etc/systemd/system";
+export { SYSTEM_UNIT_DIR } from "./paths.js";
+import { SYSTEM_UNIT_DIR } from "./paths.js";
 export const RECONCILE_INTERVAL = "30s";
 
 /** unit name → the target whose .wants/ apply links it into */

@@ -3,13 +3,13 @@
 import { lstatSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { cmp } from "../manifest/diagnostics.js";
-import { UNIT_DIR, CONFIG_ROOT, type OutputFile } from "../lower/lower.js";
-import { CONTAINERS_CONF_DROPIN } from "../configs/derive.js";
+import type { OutputFile } from "../lower/lower.js";
+import { UNIT_DIR, CONFIG_ROOT, CONTAINERS_CONF_DROPIN, SYSTEM_UNIT_DIR } from "../lower/paths.js";
 
 /** Directories archy-quadlet owns outright: anything in them it did not generate is stale. */
 export const OWNED_DIRS = [UNIT_DIR, CONFIG_ROOT.slice(1)];
 /** Single files it owns outside those directories. */
-export const OWNED_FILES_PREFIX = [CONTAINERS_CONF_DROPIN, "etc/systemd/system/archy-quadlet-"];
+export const OWNED_FILES_PREFIX = [CONTAINERS_CONF_DROPIN, `${SYSTEM_UNIT_DIR}/archy-quadlet-`];
 
 export interface DiskFile {
   path: string;
