@@ -301,12 +301,12 @@ export function parseApp(src: SourceFile, dir: string, diags: Diagnostic[]): Loa
   // through the full parser below, which owns all diagnostics and positions.
   const simple = parseSimpleYaml(src.text);
   if (simple !== undefined) {
-    const quick = appSchema.safeParse(simple, { reportInput: true });
+    const quick = appSchema.safeParse(simple, { reportInput: true, jitless: true });
     if (quick.success) return { app: quick.data, file: src.file, dir, locate: locateLater(src) };
   }
   const parsed = parseYaml(src, diags);
   if (!parsed) return undefined;
-  const result = appSchema.safeParse(parsed.value, { reportInput: true });
+  const result = appSchema.safeParse(parsed.value, { reportInput: true, jitless: true });
   if (!result.success) {
     diags.push(...zodDiagnostics(src, parsed, result.error));
     return undefined;
