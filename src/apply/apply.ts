@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, wr
 import { createHash } from "node:crypto";
 import { join, resolve } from "node:path";
 import { compile } from "../plan/compile.js";
+import { fingerprint } from "../plan/stamp.js";
 import { SecretStore } from "../configs/secrets.js";
 import { UserError, cmp } from "../manifest/diagnostics.js";
 import { parseVersion, type Version } from "../lower/versions.js";
@@ -270,7 +271,7 @@ export async function apply(env: Env, inputs: Inputs, opts: { dryRun?: boolean; 
     }
     saveInputs(env.root, inputs);
     const state: GenState = failures.length ? "failed" : otaPending(env.root) ? "pending" : "good";
-    writeMeta(env.root, { ...meta, state, note: failures.length ? `failed: ${failures.map((f) => f.unit).join(", ")}` : undefined });
+    writeMeta(env.root, { ...meta, state, note: failures.length ? `failed: ${failures.map((f) => f.unit).join(", ")}` : undefined, fingerprint: inputFingerprint(inputs) });
     pruneGenerations(env, inputs.keep, id);
     return { noop: false, plan, generation: id, failures };
   });
@@ -331,8 +332,20 @@ export async function rollback(env: Env, to?: number, opts: { markFailed?: strin
  * drift. After a rollback, inputs that still describe the generation rolled
  * back from are not re-applied (that would undo the rollback).
  */
+function inputFingerprint(inputs: Inputs): string | undefined {
+  return fingerprint({ manifests: inputs.manifests, select: inputs.select, podmanVersion: inputs.podman, secrets: inputs.secrets });
+}
+
 export async function reconcile(env: Env): Promise<ApplyResult | undefined> {
   const inputs = loadInputs(env.root);
+  // Every 30 s: when the inputs are exactly those of the current generation and its
+  // files still hash as written, there is no drift and nothing to compile.
+  const cur0 = currentId(env.root);
+  const meta0 = cur0 !== undefined ? readMeta(env.root, cur0) : undefined;
+  const fp = inputFingerprint(inputs);
+  if (fp && meta0?.fingerprint === fp && meta0.state !== "applied" && treeHash(activeTree(env.root).tree) === meta0.treeHash && ensureStableLinks(env.root, true).length === 0) {
+    return undefined;
+  }
   const podman = inputs.podman ? parseVersion(inputs.podman) : undefined;
   const { files } = compileFor(inputs, podman);
   const next = toTree(files);

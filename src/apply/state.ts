@@ -27,6 +27,8 @@ export interface GenMeta {
   note?: string;
   /** Generation active when this one was written: what an interrupted activation plans from. */
   from?: number;
+  /** Fingerprint of the inputs that produced it (bundle runs only): lets reconcile skip compiling. */
+  fingerprint?: string;
 }
 
 export class StateError extends Error {}
