@@ -109,6 +109,11 @@ const rows = [
   { id: "gen-100", label: "generate 100 apps → empty dir", cli: "bundle", args: gen(synth[100]), out: fresh("g100") },
   { id: "gen-1000", label: "generate 1,000 apps → empty dir", cli: "bundle", args: gen(synth[1000]), out: fresh("g1000"), target: { ms: 1500, rssMB: 150 } },
   { id: "check-1000", label: "check 1,000 apps, no drift", cli: "bundle", args: () => ["check", "--manifests", synth[1000], "--out", refOut1000] },
+  // What compiling costs without writing a file, and what merely creating the same
+  // 1,000-app tree costs this disk (cp -r of a generated copy): the floor under gen-1000.
+  { id: "validate-100", label: "validate 100 apps (compile, no writes)", cli: "bundle", args: () => ["validate", "--manifests", synth[100]] },
+  { id: "validate-1000", label: "validate 1,000 apps (compile, no writes)", cli: "bundle", args: () => ["validate", "--manifests", synth[1000]], target: { ms: 1500 } },
+  { id: "cp-1000", label: "cp -r of the generated 1,000-app tree (disk floor)", argv: () => ["-e", `require("child_process").execFileSync("cp", ["-r", ${JSON.stringify(join(work, "ref-1000"))}, ${JSON.stringify(join(work, "cp-"))} + process.hrtime.bigint()])`], raw: true },
 ].filter((r) => !ONLY || ONLY.has(r.id) || r.id === "floor");
 
 function argvOf(r) {
@@ -169,6 +174,10 @@ const g100 = byId.get("gen-100");
 const g1000 = byId.get("gen-1000");
 const scaling = g100?.median && g1000?.median ? { ratio: round2(g1000.median / g100.median), max: 12 } : undefined;
 if (scaling) scaling.pass = scaling.ratio <= scaling.max;
+const v100 = results.find((r) => r.id === "validate-100");
+const v1000 = results.find((r) => r.id === "validate-1000");
+const compileScaling = v100?.median && v1000?.median ? { ratio: round2(v1000.median / v100.median), max: 12 } : undefined;
+if (compileScaling) compileScaling.pass = compileScaling.ratio <= compileScaling.max;
 
 // ---------------------------------------------------------------- report
 const cols = ["command", "median ms", "min–max ms", "× floor", "peak RSS MB", "target"];
@@ -203,10 +212,11 @@ console.log(line(cols));
 console.log(line(widths.map((w) => "-".repeat(w))));
 for (const row of table) console.log(line(row));
 if (scaling) console.log(`\ngenerate 1,000 / 100 apps: ${scaling.ratio.toFixed(2)}× — ${scaling.pass ? "PASS" : "FAIL"} ≤ ${scaling.max}`);
+if (compileScaling) console.log(`validate 1,000 / 100 apps: ${compileScaling.ratio.toFixed(2)}× — ${compileScaling.pass ? "PASS" : "FAIL"} ≤ ${compileScaling.max}`);
 
 const gitRev = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).stdout?.trim() || undefined;
 const dirty = gitRev ? spawnSync("git", ["status", "--porcelain", "--", "src", "scripts", "manifests"], { cwd: root, encoding: "utf8" }).stdout.trim() !== "" : undefined;
-const report = { machine, git: gitRev && { rev: gitRev, dirty }, config: { runs: RUNS, warmup: WARMUP, rssRuns: RSS_RUNS, rssMethod, bundleBytes, catalogApps }, rows: results, scaling };
+const report = { machine, git: gitRev && { rev: gitRev, dirty }, config: { runs: RUNS, warmup: WARMUP, rssRuns: RSS_RUNS, rssMethod, bundleBytes, catalogApps }, rows: results, scaling, compileScaling };
 if (ONLY) console.log("\nBENCH_ONLY set: bench/results.json left as it was");
 else {
   writeFileSync(join(root, "bench/results.json"), `${JSON.stringify(report, null, 2)}\n`);
