@@ -8,7 +8,7 @@ import { fingerprint } from "../plan/stamp.js";
 import { SecretStore } from "../configs/secrets.js";
 import { UserError, cmp } from "../manifest/diagnostics.js";
 import { parseVersion, type Version } from "../lower/versions.js";
-import { UNIT_DIR } from "../lower/lower.js";
+import { UNIT_DIR, type OutputFile } from "../lower/lower.js";
 import type { SystemAdapter } from "./adapter.js";
 import { computePlan, formatPlan, serviceOf, type Plan, type Step, type Tree } from "./plan.js";
 import {
@@ -209,6 +209,7 @@ export async function apply(env: Env, inputs: Inputs, opts: { dryRun?: boolean; 
   checkRoot(env.root);
   inputs = { ...inputs, manifests: resolve(inputs.manifests), select: inputs.select && resolve(inputs.select), secrets: resolve(inputs.secrets) };
   const { files, secrets } = compileFor(inputs, opts.podman);
+  refuseShadowing(env.root, files);
   const next = toTree(files);
 
   const decide = () => {
@@ -332,6 +333,22 @@ export async function rollback(env: Env, to?: number, opts: { markFailed?: strin
  * drift. After a rollback, inputs that still describe the generation rolled
  * back from are not re-applied (that would undo the rollback).
  */
+/**
+ * A generated service named like one the system already has (ssh, dbus, …) would
+ * replace it: generator output outranks /usr/lib. Checked against the target root.
+ */
+function refuseShadowing(root: string, files: OutputFile[]): void {
+  const clashes: string[] = [];
+  for (const f of files) {
+    const svc = f.path.startsWith(`${UNIT_DIR}/`) ? serviceOf(f.path) : undefined;
+    if (!svc) continue;
+    for (const dir of ["usr/lib/systemd/system", "lib/systemd/system", "etc/systemd/system"]) {
+      if (existsSync(join(root, dir, svc))) clashes.push(`${svc} (/${dir}/${svc})`);
+    }
+  }
+  if (clashes.length) throw new ApplyError(`refusing to shadow the system's own units: ${clashes.join(", ")} — rename the app or container`, 2);
+}
+
 function inputFingerprint(inputs: Inputs): string | undefined {
   return fingerprint({ manifests: inputs.manifests, select: inputs.select, podmanVersion: inputs.podman, secrets: inputs.secrets });
 }

@@ -1,6 +1,6 @@
 // generate / validate / check / diff / schema: the compiler's commands. They
 // never load execa or apply code (start-up budget).
-import { mkdirSync, statSync } from "node:fs";
+import { mkdirSync, statSync, existsSync, chmodSync } from "node:fs";
 import { resolve } from "node:path";
 import { compile, type CompileOptions } from "../plan/compile.js";
 import { writeStamp } from "../plan/stamp.js";
@@ -56,7 +56,9 @@ function changesAgainst(o: CommonOpts, dir: string) {
 export function generate(o: CommonOpts & { out: string }): void {
   const { r, changes } = changesAgainst(o, o.out);
   try {
+    const created = !existsSync(o.out);
     mkdirSync(o.out, { recursive: true });
+    if (created) chmodSync(o.out, 0o755); // the caller's umask never decides
     const st = statSync(o.out);
     if (!st.isDirectory()) throw new Exit(EXIT.invalid, `--out ${o.out} is not a directory`);
     if (r.secrets instanceof SecretStore) r.secrets.persist();

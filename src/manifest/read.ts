@@ -2,7 +2,7 @@
 // Pure except for the directory listing / file reads in readManifestDir.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Alias, type Document, type Node } from "yaml";
 import type { z } from "zod";
 import { appSchema, selectionSchema, type App, type Selection } from "./schema.js";
 import { parseSimpleYaml } from "./yaml-fast.js";
@@ -66,6 +66,12 @@ export function parseYaml(src: SourceFile, diags: Diagnostic[]): Parsed | undefi
     diags.push({ file: src.file, ...at, message: yamlMessage(e.code, e.message) });
   }
   if (problems.length > 0) return undefined;
+  const cycle = aliasCycle(doc);
+  if (cycle) {
+    // yaml's toJS never returns on an alias inside the node it names (`a: &a [*a]`).
+    diags.push({ file: src.file, ...(cycle.range ? position(lines, cycle.range[0]) : { line: 1, col: 1 }), message: `invalid YAML: alias *${cycle.source} is inside the node it refers to (a cycle)` });
+    return undefined;
+  }
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: MAX_ALIASES });
@@ -102,6 +108,25 @@ function protoKeyPath(root: unknown): (string | number)[] | undefined {
     }
   }
   return undefined;
+}
+
+/** The first alias that refers to one of its own ancestors (the last node anchored with its name before it). */
+function aliasCycle(doc: Document): Alias | undefined {
+  const anchored = new Map<string, unknown>();
+  let found: Alias | undefined;
+  visit(doc, {
+    Node: (_key, node, path) => {
+      if (isAlias(node)) {
+        const target = anchored.get(node.source);
+        if (target !== undefined && path.includes(target as Node)) {
+          found = node;
+          return visit.BREAK;
+        }
+      } else if (node.anchor) anchored.set(node.anchor, node);
+      return undefined;
+    },
+  });
+  return found;
 }
 
 function yamlMessage(code: string, message: string): string {
@@ -346,9 +371,32 @@ export function readSource(file: string, diags: Diagnostic[]): SourceFile | unde
   try {
     return { file, text: new TextDecoder("utf-8", { fatal: true }).decode(bytes) };
   } catch {
-    diags.push({ file, line: 1, col: 1, message: "file is not valid UTF-8" });
+    // Point at the first bad byte: line by newlines before it, column in characters.
+    const at = Math.max(0, firstInvalidUtf8(bytes));
+    const lineStart = bytes.lastIndexOf(0x0a, at - 1) + 1;
+    const line = bytes.subarray(0, at).filter((b) => b === 0x0a).length + 1;
+    const col = Array.from(bytes.subarray(lineStart, at).toString("utf8")).length + 1;
+    diags.push({ file, line, col, message: `file is not valid UTF-8 (byte 0x${(bytes[at] ?? 0).toString(16).padStart(2, "0")})` });
     return undefined;
   }
+}
+
+/** Offset of the first byte that does not start a well-formed UTF-8 sequence (RFC 3629), or -1. */
+function firstInvalidUtf8(b: Uint8Array): number {
+  for (let i = 0; i < b.length; ) {
+    const c = b[i]!;
+    const n = c < 0x80 ? 0 : c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
+    if (n < 0) return i;
+    // No overlong forms, no surrogates, nothing above U+10FFFF.
+    const lo = c === 0xe0 ? 0xa0 : c === 0xf0 ? 0x90 : 0x80;
+    const hi = c === 0xed ? 0x9f : c === 0xf4 ? 0x8f : 0xbf;
+    for (let k = 1; k <= n; k++) {
+      const d = b[i + k];
+      if (d === undefined || d < (k === 1 ? lo : 0x80) || d > (k === 1 ? hi : 0xbf)) return i;
+    }
+    i += n + 1;
+  }
+  return -1;
 }
 
 export function readManifestDir(dir: string, diags: Diagnostic[]): LoadedApp[] {

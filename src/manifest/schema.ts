@@ -167,7 +167,9 @@ export const containerSchema = z
   });
 
 export const appSchema = z.strictObject({
-  id: appId,
+  // /etc/archy/<id>/ holds an app's derived configs and /etc/archy/build/ the build contexts:
+  // an app "build" would share that directory (and its config changes would restart nothing).
+  id: appId.refine((id) => id !== "build", 'app id "build" is reserved (/etc/archy/build/ holds build contexts)'),
   name: displayText.min(1).max(80),
   // Also a label value and the tag of locally built images (at most 128 characters).
   version: z.string().max(128, "version must be at most 128 characters (it is an image tag)").regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, "version is a plain version string like 1.2.3"),

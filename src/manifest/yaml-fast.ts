@@ -34,6 +34,7 @@ const KEY_AT_LINE = /^([A-Za-z_][A-Za-z0-9_-]*):(?: +|$)/;
 const FLOW_KEY = /([A-Za-z_][A-Za-z0-9_-]*): +/y;
 const RESERVED_KEYS = new Set(["null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE", "__proto__"]);
 const MAX_KEY_LENGTH = 1000; // yaml limits implicit keys to 1024 characters
+const MAX_INDENT = 256;
 
 // A plain scalar must not start with an indicator (`-` only before a non-space).
 const BAD_PLAIN_START = new Set([..."?:,[]{}#&*!|>'\"%@`"]);
@@ -327,6 +328,8 @@ export function parseSimpleYaml(text: string): Record<string, unknown> | undefin
     while (raw.charCodeAt(indent) === 32) indent++;
     const rest = raw.slice(indent);
     if (rest === "" || rest[0] === "#") continue;
+    // Far deeper than any manifest: yaml itself runs out of stack a few hundred levels down.
+    if (indent > MAX_INDENT) return undefined;
     // Directives and document markers belong to the full parser.
     if (indent === 0 && (rest[0] === "%" || rest.startsWith("---") || rest.startsWith("..."))) return undefined;
     lines.push({ indent, text: trimSpaces(rest) });

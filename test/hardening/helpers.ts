@@ -1,7 +1,7 @@
 // Shared by the hardening suites: write manifests, compile in-process, run many
 // cases' units through the real quadlet in one batch, and read back what podman
 // would receive.
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compile, type CompileResult } from "../../src/plan/compile.js";
@@ -167,6 +167,7 @@ interface RawC {
   user?: string;
   aliases?: string[];
   tmpfs?: string[];
+  volumes?: { source: string; target: string; read_only?: boolean; app?: string }[];
 }
 
 export function expectationsOf(raw: Raw): Expect[] {
@@ -178,6 +179,10 @@ export function expectationsOf(raw: Raw): Expect[] {
     if (c.user !== undefined) flags.push(["--user", c.user]);
     for (const a of c.aliases ?? []) flags.push([`--network-alias`, a]);
     for (const t of c.tmpfs ?? []) flags.push(["--tmpfs", t]);
+    for (const v of c.volumes ?? []) {
+      const host = v.source.startsWith("/") ? v.source : `/var/lib/archy/apps/${v.app ?? app.id}/${v.source}`;
+      flags.push(["-v", `${host}:${v.target}:${v.read_only ? "ro" : "rw"}`]);
+    }
     return {
       service: `${name}.service`,
       buildService: c.build ? `${name}-build.service` : undefined,
@@ -241,6 +246,8 @@ export interface Pending {
   expect: Expect[];
   /** the manifest text, for a regression fixture when the case fails */
   source: string;
+  /** extra checks on quadlet's services (service name → generated unit text) */
+  check?: (services: Map<string, string>) => string[];
 }
 
 export function pendingOf(label: string, r: CompileResult, raw: Raw, source: string): Pending {
@@ -294,6 +301,7 @@ export function checkWithQuadlet(cases: Pending[], size = 100): BatchResult {
         for (const l of stderrProblems) if (l.includes(f.name) || l.includes(serviceOf(f.name))) p.push(`quadlet: ${l}`);
       }
       for (const e of c.expect) p.push(...argvMismatches(e, dr.services));
+      if (c.check) p.push(...c.check(dr.services));
       if (p.length === 0) res.passed++;
       else res.failures.push({ label: c.label, source: c.source, problems: p });
     }
@@ -307,7 +315,7 @@ export function checkWithQuadlet(cases: Pending[], size = 100): BatchResult {
   return res;
 }
 
-/** Copy a file tree (for a before/after comparison of an --out dir). */
+/** Every regular file under root, as sorted relative paths (for before/after comparisons of an --out dir). */
 export function listFiles(root: string): string[] {
   const out: string[] = [];
   const visit = (rel: string) => {
@@ -320,5 +328,3 @@ export function listFiles(root: string): string[] {
   visit("");
   return out.sort();
 }
-
-export { copyFileSync };

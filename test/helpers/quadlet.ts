@@ -131,7 +131,7 @@ export function splitExec(value: string): string[] {
       else bytes.push(...utf8(c));
     }
     if (quote) throw new Error(`unterminated ${quote} quote in ExecStart=`);
-    words.push(new TextDecoder("utf-8", { fatal: true }).decode(Buffer.from(bytes)));
+    words.push(new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(Buffer.from(bytes)));
   }
 }
 
