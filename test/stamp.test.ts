@@ -27,6 +27,8 @@ describe("check's stamp fast path", () => {
     expect(cli("generate").code).toBe(0);
     expect(readdirSync(join(work, "cache/archy-quadlet"))).toHaveLength(1);
     expect(cli("check")).toEqual({ code: 0, out: "" });
+    // A no-op generate answers from the stamp with the same line the full path prints.
+    expect(cli("generate")).toEqual({ code: 0, out: expect.stringMatching(/^\.\/out: \d+ files, unchanged\n$/) });
     expect(cli("check", "--json").out).toMatch(/"ok": true/);
   });
 

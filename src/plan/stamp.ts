@@ -73,19 +73,19 @@ function treeFiles(out: string): Stamp["files"] | undefined {
   return [...files.values()].map((f) => [f.path, createHash("sha256").update(f.content).digest("hex"), f.mode]);
 }
 
-/** True only when the stamp proves the tree is exactly what these inputs generate. */
-export function upToDate(out: string, inputs: StampInputs): boolean {
+/** The number of files when the stamp proves the tree is exactly what these inputs generate; else undefined. */
+export function upToDate(out: string, inputs: StampInputs): number | undefined {
   const fp = fingerprint(inputs);
-  if (!fp) return false;
+  if (!fp) return undefined;
   let stamp: Stamp;
   try {
     stamp = JSON.parse(readFileSync(cacheFile(out), "utf8")) as Stamp;
   } catch {
-    return false;
+    return undefined;
   }
-  if (stamp.fingerprint !== fp) return false;
+  if (stamp.fingerprint !== fp) return undefined;
   const now = treeFiles(out);
-  return now !== undefined && JSON.stringify(now) === JSON.stringify(stamp.files);
+  return now !== undefined && JSON.stringify(now) === JSON.stringify(stamp.files) ? now.length : undefined;
 }
 
 /** Record that `out` is up to date for these inputs. Best effort: a cache, never required. */
