@@ -106,26 +106,19 @@ const yamlEnvOnce = {
 // them on every start; embedded as a data: URL module (a string literal, cheap
 // to skip) they are compiled only when a command imports them. They must be
 // imported with import(); `sourceURL` keeps their stack frames readable.
+// Options every piece of the bundle shares: Node 20, everything inlined except built-ins.
+const common = { absWorkingDir: root, write: false, bundle: true, platform: "node", target: "node20", packages: "bundle", mainFields: ["module", "main"], conditions: ["node", "import"], minifySyntax: true, minifyWhitespace: true, minifyIdentifiers: false, legalComments: "none", logLevel: "warning" };
+
 const COLD = ["execa", "diff"];
 const coldUrls = new Map();
 async function coldUrl(name) {
   if (!coldUrls.has(name)) {
     const r = await build({
-      absWorkingDir: root,
+      ...common,
       stdin: { contents: `export * from ${JSON.stringify(name)};\n`, resolveDir: root, loader: "js", sourcefile: `${name}.mjs` },
-      write: false,
-      bundle: true,
-      platform: "node",
       format: "esm",
-      target: "node20",
-      packages: "bundle",
-      conditions: ["node", "import"],
-      minifySyntax: true,
-      minifyWhitespace: true,
-      legalComments: "none",
       banner: { js: 'import { createRequire as __archyCreateRequire } from "node:module";\nconst require = __archyCreateRequire(process.execPath);' },
       footer: { js: `//# sourceURL=archy-quadlet/${name}.mjs` },
-      logLevel: "warning",
     });
     coldUrls.set(name, `data:text/javascript;base64,${Buffer.from(r.outputFiles[0].text).toString("base64")}`);
   }
@@ -146,7 +139,6 @@ const coldPackages = {
 // and compiled only when needed: run.ts answers a no-op `check` from a stamp
 // with a few kilobytes of code. Scanning a string literal costs V8 far less
 // than pre-parsing the same code; full commands pay one Function() compile.
-const coreCommon = { absWorkingDir: root, write: false, bundle: true, platform: "node", format: "cjs", target: "node20", packages: "bundle", mainFields: ["module", "main"], conditions: ["node", "import"], minifySyntax: true, minifyWhitespace: true, minifyIdentifiers: false, legalComments: "none", logLevel: "warning" };
 let coreModule;
 const coldCore = {
   name: "cold-core",
@@ -157,7 +149,8 @@ const coldCore = {
     b.onLoad({ filter: /.*/, namespace: "cold-core" }, async () => {
       if (!coreModule) {
         const r = await build({
-          ...coreCommon,
+          ...common,
+          format: "cjs",
           entryPoints: [join(root, "src/cli/main.ts")],
           footer: { js: "//# sourceURL=archy-quadlet/core.js" },
           plugins: [coldPackages, lazyBuiltins, zodEnglishOnly, commanderLazyChildProcess, yamlEnvOnce],
@@ -180,23 +173,10 @@ const coldCore = {
 mkdirSync(dirname(outfile), { recursive: true });
 const started = performance.now();
 const result = await build({
-  absWorkingDir: root,
+  ...common,
   entryPoints: [join(root, "src/cli/run.ts")],
   outfile,
-  write: false,
-  bundle: true,
-  platform: "node",
   format: "esm",
-  target: "node20",
-  // Only Node built-ins stay external (platform: node does that); nothing else.
-  packages: "bundle",
-  mainFields: ["module", "main"],
-  conditions: ["node", "import"],
-  minifySyntax: true,
-  minifyWhitespace: true,
-  minifyIdentifiers: false,
-  keepNames: false,
-  legalComments: "none",
   banner: { js: banner },
   plugins: [coldCore, coldPackages, lazyBuiltins, zodEnglishOnly, commanderLazyChildProcess, yamlEnvOnce],
   metafile: true,

@@ -17,90 +17,9 @@ export { UNIT_DIR };
 // decoded with ignoreBOM, because TextDecoder otherwise drops a U+FEFF that
 // starts a word (systemd keeps it; the fuzzer found the helper disagreeing).
 
-const QUADLET_OWN = new Set(["--cidfile=%t/%N.cid"]);
-const WS = " \t\n\r";
-const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
-export function execStartArgv(serviceText: string): string[] {
-  const lines = unitValues(serviceText, "Service", "ExecStart");
-  if (lines.length !== 1) throw new Error(`expected one ExecStart= line, found ${lines.length}`);
-  return splitExec(lines[0]!).map((w) => (QUADLET_OWN.has(w) ? w : unescapeEnv(unescapeSpecifiers(w))));
-}
-
-/** systemd's extract_first_word(EXTRACT_UNQUOTE|EXTRACT_CUNESCAPE) over a whole ExecStart= value. */
-export function splitExec(value: string): string[] {
-  const chars = Array.from(value);
-  const words: string[] = [];
-  let i = 0;
-  const at = (j: number) => chars[j] ?? "";
-  const endsWord = (j: number) => j >= chars.length || WS.includes(at(j));
-  const utf8 = (c: string) => [...Buffer.from(c, "utf8")];
-  for (;;) {
-    while (i < chars.length && WS.includes(at(i))) i++;
-    if (i >= chars.length) return words;
-    if (at(i) === ";" && endsWord(i + 1)) throw new Error(`bare ';' in ExecStart= at ${i}: systemd would start a second command`);
-    if (at(i) === "\\" && at(i + 1) === ";" && endsWord(i + 2)) {
-      words.push(";");
-      i += 2;
-      continue;
-    }
-    const bytes: number[] = [];
-    let quote = "";
-    for (; i < chars.length; i++) {
-      const c = at(i);
-      if (c === "\\") {
-        const [b, len] = cunescapeOne(chars, i + 1);
-        bytes.push(...b);
-        i += len;
-      } else if (quote) {
-        if (c === quote) quote = "";
-        else bytes.push(...utf8(c));
-      } else if (c === '"' || c === "'") quote = c;
-      else if (WS.includes(c)) break;
-      else bytes.push(...utf8(c));
-    }
-    if (quote) throw new Error(`unterminated ${quote} quote in ExecStart=`);
-    words.push(decoder.decode(Buffer.from(bytes)));
-  }
-}
-
-function cunescapeOne(chars: readonly string[], p: number): [number[], number] {
-  const c = chars[p];
-  const take = (from: number, n: number) => chars.slice(from, from + n).join("");
-  const simple: Record<string, string> = { a: "\x07", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t", v: "\v", "\\": "\\", '"': '"', "'": "'", s: " " };
-  if (c === undefined) throw new Error("backslash at the end of ExecStart=");
-  if (simple[c] !== undefined) return [[simple[c]!.charCodeAt(0)], 1];
-  const hex = (n: number) => {
-    const h = take(p + 1, n);
-    if (!new RegExp(`^[0-9a-fA-F]{${n}}$`).test(h)) throw new Error(`bad \\${c} escape in ExecStart=`);
-    const v = parseInt(h, 16);
-    if (v === 0) throw new Error("escaped NUL in ExecStart=");
-    return v;
-  };
-  if (c === "x") return [[hex(2)], 3];
-  if (c === "u") return [[...Buffer.from(String.fromCodePoint(hex(4)), "utf8")], 5];
-  if (c === "U") return [[...Buffer.from(String.fromCodePoint(hex(8)), "utf8")], 9];
-  if (/[0-7]/.test(c)) {
-    const o = take(p, 3);
-    if (!/^[0-7]{3}$/.test(o) || parseInt(o, 8) === 0 || parseInt(o, 8) > 255) throw new Error("bad octal escape in ExecStart=");
-    return [[parseInt(o, 8)], 3];
-  }
-  throw new Error(`invalid escape \\${c} in ExecStart=: systemd refuses the unit`);
-}
-
-function unescapeSpecifiers(w: string): string {
-  return w.replace(/%(.?)/gs, (m, n: string) => {
-    if (n === "%") return "%";
-    throw new Error(`systemd would expand the specifier "${m}" in argv word ${JSON.stringify(w)}`);
-  });
-}
-
-function unescapeEnv(w: string): string {
-  return w.replace(/\$(.?)/gs, (m, n: string) => {
-    if (n === "$") return "$";
-    throw new Error(`systemd would expand "${m}…" in argv word ${JSON.stringify(w)}`);
-  });
-}
+// The ExecStart= parser (systemd's quoting and unescaping) is shared with the core tests.
+import { execStartArgv } from "../helpers/quadlet.js";
+export { execStartArgv, splitExec } from "../helpers/quadlet.js";
 
 export function scratch(prefix = "archy-hardening-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
