@@ -16,7 +16,8 @@
 // Flags: --metafile writes dist/meta.json (inputs and their bytes in the
 // output); --quiet prints nothing on success.
 import { build } from "esbuild";
-import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { builtinModules } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -106,8 +107,22 @@ const yamlEnvOnce = {
 // them on every start; embedded as a data: URL module (a string literal, cheap
 // to skip) they are compiled only when a command imports them. They must be
 // imported with import(); `sourceURL` keeps their stack frames readable.
+// What the bundle is made of, as one hash: the no-op stamp (src/plan/stamp.ts) trusts
+// only a stamp written by exactly the same code.
+function buildId() {
+  const h = createHash("sha256");
+  const visit = (rel) => {
+    const abs = join(root, rel);
+    if (statSync(abs).isDirectory()) for (const n of readdirSync(abs).sort()) visit(join(rel, n));
+    else h.update(`${rel}\0`).update(readFileSync(abs));
+  };
+  for (const rel of ["src", "templates", "package-lock.json", "scripts/build.mjs"]) visit(rel);
+  return h.digest("hex").slice(0, 32);
+}
+
 // Options every piece of the bundle shares: Node 20, everything inlined except built-ins.
-const common = { absWorkingDir: root, write: false, bundle: true, platform: "node", target: "node20", packages: "bundle", mainFields: ["module", "main"], conditions: ["node", "import"], minifySyntax: true, minifyWhitespace: true, minifyIdentifiers: false, legalComments: "none", logLevel: "warning" };
+const common = {
+  define: { __ARCHY_BUILD__: JSON.stringify(buildId()) }, absWorkingDir: root, write: false, bundle: true, platform: "node", target: "node20", packages: "bundle", mainFields: ["module", "main"], conditions: ["node", "import"], minifySyntax: true, minifyWhitespace: true, minifyIdentifiers: false, legalComments: "none", logLevel: "warning" };
 
 const COLD = ["execa", "diff"];
 const coldUrls = new Map();

@@ -22,16 +22,12 @@ export interface Stamp {
   files: [path: string, sha256: string, mode: number][];
 }
 
-/** The running program's identity: only the single-file bundle has one. */
+// Set by scripts/build.mjs to a hash of every source the bundle was built from.
+declare const __ARCHY_BUILD__: string;
+
+/** The running program's identity: only the bundle has one, so source runs never trust a stamp. */
 function programId(): string | undefined {
-  const entry = process.argv[1];
-  if (!entry || !entry.endsWith(".mjs")) return undefined;
-  try {
-    const st = statSync(entry);
-    return `${resolve(entry)}\0${st.size}\0${st.mtimeMs}`;
-  } catch {
-    return undefined;
-  }
+  return typeof __ARCHY_BUILD__ === "string" ? __ARCHY_BUILD__ : undefined;
 }
 
 function hashDir(h: ReturnType<typeof createHash>, dir: string, rel = ""): void {
