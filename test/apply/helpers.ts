@@ -255,6 +255,8 @@ export const CLI: { argv: string[]; kind: "dist bundle" | "private bundle" | "ts
         target: "node20",
         packages: "bundle",
         banner: { js: 'import { createRequire as __cr } from "node:module"; const require = __cr(import.meta.url);' },
+        // Like scripts/build.mjs: a build id so fingerprints (reconcile's fast path) exist.
+        define: { __ARCHY_BUILD__: JSON.stringify(`test-${newestSource}`) },
         logLevel: "silent",
       });
       renameSync(tmp, outfile);
