@@ -19,6 +19,7 @@ export { UNIT_DIR };
 
 // The ExecStart= parser (systemd's quoting and unescaping) is shared with the core tests.
 import { execStartArgv } from "../helpers/quadlet.js";
+import type { Expected } from "../helpers/fixtures.js";
 export { execStartArgv, splitExec } from "../helpers/quadlet.js";
 
 export function scratch(prefix = "archy-hardening-"): string {
@@ -64,15 +65,7 @@ export function containerNameOf(app: { id: string; kind: string; containers: Rec
 }
 
 /** What podman must receive for one container of a manifest value that compiled. */
-export interface Expect {
-  service: string;
-  buildService?: string;
-  image: string;
-  env: [string, string][];
-  command?: string[];
-  entrypoint?: string[];
-  health?: string[];
-  buildArgs: [string, string][];
+export interface Expect extends Expected {
   flags: string[][];
 }
 
