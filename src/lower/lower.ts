@@ -2,6 +2,7 @@
 import type { ContainerNode, Graph } from "../graph/graph.js";
 import { cmp, type Diagnostic } from "../manifest/diagnostics.js";
 import { UnitFile, UnitValueError, type Section } from "../unit/unitfile.js";
+import { healthCmdValue } from "./health.js";
 import { SYSTEM_UNIT_WANTS } from "./system-units.js";
 import { CONTAINER_KEY_SINCE, BUILD_KEY_SINCE, NETWORK_KEY_SINCE, FEATURE_SINCE, UNIT_TYPE_SINCE, atLeast, fmtVersion, type Version } from "./versions.js";
 
@@ -125,9 +126,8 @@ function lowerContainer(n: ContainerNode, g: Graph, opts: LowerOptions, healthGa
   }
   if (c.healthcheck) {
     const h = c.healthcheck;
-    const cmd = typeof h.cmd === "string" ? ["CMD-SHELL", h.cmd] : ["CMD", ...h.cmd];
-    // JSON form: starts with '[' and ends with ']', so quadlet's quote trimming can't bite.
-    s.single("HealthCmd", JSON.stringify(cmd));
+    // podman re-reads this text by a rule of its own: see health.ts.
+    s.single("HealthCmd", healthCmdValue(h.cmd));
     s.single("HealthInterval", h.interval);
     s.single("HealthTimeout", h.timeout);
     s.single("HealthRetries", h.retries);

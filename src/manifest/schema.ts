@@ -100,8 +100,28 @@ const portSchema = z.strictObject({
   bind: z.union([z.ipv4(), z.literal("::")]).optional().describe("host address to bind; default all addresses"),
 });
 
+// Exec-form health checks reach podman 5.4 as `--health-cmd` text, which podman
+// re-reads by a rule of its own (pkg/specgenutil makeHealthCheckFromCli): a JSON
+// array of two or more words is stored as exec form ["CMD", ...words], but one
+// whose first word is CMD, CMD-SHELL or NONE (any case) is re-split on
+// whitespace as Docker-compat text, and a one-word array becomes a *shell*
+// command. src/lower/health.ts lowers around that; these are the lists it cannot
+// carry faithfully.
+const healthExec = z
+  .array(lineSafe)
+  .min(1, "command must have at least one word")
+  .refine((ws) => ws[0] !== "", { message: "the program name cannot be empty", path: [0] })
+  .refine((ws) => !["CMD", "CMD-SHELL", "NONE"].includes(ws[0]!.toUpperCase()), {
+    message: "write the command itself: podman adds the CMD word, and a leading CMD/CMD-SHELL/NONE makes it mis-store the test",
+    path: [0],
+  })
+  .refine((ws) => ws.length > 1 || !/\s/.test(ws[0]!), {
+    message: "a one-word exec check cannot contain whitespace (podman splits it); use the string (shell) form",
+    path: [0],
+  });
+
 const healthSchema = z.strictObject({
-  cmd: z.union([lineSafe.min(1), command]).describe("a shell command line (run with /bin/sh -c) or an exec-form word list"),
+  cmd: z.union([lineSafe.min(1), healthExec]).describe("a shell command line (run with /bin/sh -c) or an exec-form word list (run without a shell)"),
   interval: duration.default("30s"),
   timeout: duration.default("10s"),
   retries: z.number().int().min(1).max(100).default(3),
