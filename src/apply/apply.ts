@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, wr
 import { createHash } from "node:crypto";
 import { join, resolve } from "node:path";
 import { compile } from "../plan/compile.js";
-import { fingerprint } from "../plan/stamp.js";
+import { fingerprint } from "./fingerprint.js";
 import { SecretStore } from "../configs/secrets.js";
 import { UserError, cmp } from "../manifest/diagnostics.js";
 import { parseVersion, type Version } from "../lower/versions.js";
@@ -350,7 +350,7 @@ function refuseShadowing(root: string, files: OutputFile[]): void {
 }
 
 function inputFingerprint(inputs: Inputs): string | undefined {
-  return fingerprint({ manifests: inputs.manifests, select: inputs.select, podmanVersion: inputs.podman, secrets: inputs.secrets });
+  return fingerprint(inputs);
 }
 
 export async function reconcile(env: Env): Promise<ApplyResult | undefined> {

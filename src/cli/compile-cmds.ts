@@ -1,9 +1,8 @@
 // generate / validate / check / diff / schema: the compiler's commands. They
-// never load execa or apply code (start-up budget).
+// read and write nothing but their inputs and --out (check writes nothing).
 import { mkdirSync, statSync, existsSync, chmodSync } from "node:fs";
 import { resolve } from "node:path";
 import { compile, type CompileOptions } from "../plan/compile.js";
-import { writeStamp } from "../plan/stamp.js";
 import { compareTree, readTree, redact, type Change } from "../plan/tree.js";
 import { applyChanges, WriteError } from "../apply/write.js";
 import { ReviewSecrets, SecretStore, type SecretSource } from "../configs/secrets.js";
@@ -70,7 +69,6 @@ export function generate(o: CommonOpts & { out: string }): void {
     if (code) throw new Exit(EXIT.failed, `error: cannot write ${o.out}: ${code} (${(e as Error).message.replace(/^[A-Z]+: /, "")})`);
     throw e;
   }
-  writeStamp(o.out, o);
   const n = changes.length;
   out(`${o.out}: ${r.files.length} files, ${n === 0 ? "unchanged" : `${n} changed`}`);
 }
@@ -94,7 +92,6 @@ export function check(o: CommonOpts & { out: string }): void {
     out(JSON.stringify({ ok: changes.length === 0, drift: changes.map((c) => ({ path: c.path, kind: c.kind })) }, null, 2));
   } else for (const c of changes) err(`drift: ${describeChange(c)}`);
   if (changes.length > 0) throw new Exit(EXIT.drift);
-  writeStamp(o.out, o);
 }
 
 /** Whether diff output is coloured: --color / --no-color, else only on a terminal, never under journald, NO_COLOR or TERM=dumb. */
@@ -124,7 +121,6 @@ export async function diff(o: CommonOpts & { against: string; color?: boolean })
   if (o.json) {
     out(JSON.stringify({ ok: changes.length === 0, same: changes.length === 0, changes: changes.map((c) => ({ path: c.path, kind: c.kind, source: changeSource(c) })) }, null, 2));
   } else if (changes.length > 0) {
-    // Loaded here, not at the top: generate/check never need it (start-up budget).
     const { structuredPatch } = await import("diff");
     for (const c of changes) {
       const from = `(from ${changeSource(c)})`;

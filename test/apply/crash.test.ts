@@ -180,7 +180,7 @@ describe("crash safety", () => {
     const ms = Date.now() - t0;
     console.log(
       `[crash] ${points.length} crash points (${scenarios.map((s) => `${s.name}: ${s.ops} fs ops`).join("; ")}), ` +
-        `${seen.old} old / ${seen.new} new, ${PARALLEL} at a time via ${CLI.kind}, ${ms} ms, seed ${SEED}`,
+        `${seen.old} old / ${seen.new} new, ${PARALLEL} at a time via the bundle, ${ms} ms, seed ${SEED}`,
     );
     expect(failures.slice(0, 10)).toEqual([]);
     expect(points.length).toBe(POINTS);

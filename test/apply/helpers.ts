@@ -1,19 +1,19 @@
 // Shared helpers for the apply / rollback / reconcile / generations tests:
 // temp workspaces (root + a private copy of the fixture catalog + a fixed
 // secrets store), the recording adapter, views of the tree through the stable
-// links, and a CLI runner (bundle if it is fresh, else tsx).
+// links, and a CLI runner (the bundle).
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { buildSync } from "esbuild";
 import { dirname, join } from "node:path";
 import { RecordingAdapter, type RecordedCall, type RunResult } from "../../src/apply/adapter.js";
 import type { Env, Inputs } from "../../src/apply/apply.js";
 import type { Tree } from "../../src/apply/plan.js";
 import { treeHash } from "../../src/apply/state.js";
+import { bundle } from "../helpers/cli.js";
 
 export const REPO = join(import.meta.dirname, "..", "..");
 export const FIXTURES = join(import.meta.dirname, "fixtures");
@@ -216,56 +216,8 @@ export function genIds(root: string): string[] {
 
 // ---------------------------------------------------------------- CLI runner
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else newest = Math.max(newest, statSync(p).mtimeMs);
-    }
-  };
-  walk(dir);
-  return newest;
-}
-
-/**
- * How CLI subprocesses run: dist/archy-quadlet.mjs when it is newer than every source
- * file; else a private bundle of the current sources (esbuild, well under a second);
- * else tsx. A stale dist bundle would test old code.
- */
-export const CLI: { argv: string[]; kind: "dist bundle" | "private bundle" | "tsx" } = (() => {
-  const dist = join(REPO, "dist/archy-quadlet.mjs");
-  const newestSource = Math.max(newestMtime(join(REPO, "src")), newestMtime(join(REPO, "templates")));
-  if (existsSync(dist) && statSync(dist).mtimeMs >= newestSource) return { argv: [dist], kind: "dist bundle" };
-  try {
-    // One private bundle per source state, shared by every test worker (.cache/ is git-ignored).
-    const dir = join(REPO, ".cache/test-apply-cli");
-    const outfile = join(dir, "archy-quadlet.mjs");
-    if (!existsSync(outfile) || statSync(outfile).mtimeMs < newestSource) {
-      mkdirSync(dir, { recursive: true });
-      const tmp = join(dir, `.build-${process.pid}.mjs`);
-      buildSync({
-        absWorkingDir: REPO,
-        entryPoints: [join(REPO, "src/cli/run.ts")],
-        outfile: tmp,
-        bundle: true,
-        platform: "node",
-        format: "esm",
-        target: "node20",
-        packages: "bundle",
-        banner: { js: 'import { createRequire as __cr } from "node:module"; const require = __cr(import.meta.url);' },
-        // Like scripts/build.mjs: a build id so fingerprints (reconcile's fast path) exist.
-        define: { __ARCHY_BUILD__: JSON.stringify(`test-${newestSource}`) },
-        logLevel: "silent",
-      });
-      renameSync(tmp, outfile);
-    }
-    return { argv: [outfile], kind: "private bundle" };
-  } catch {
-    return { argv: ["--import", "tsx", join(REPO, "src/cli/run.ts")], kind: "tsx" };
-  }
-})();
+/** CLI subprocesses run the bundle, built (when stale) by the function `npm run build` uses. */
+export const CLI: { argv: string[] } = { argv: [await bundle()] };
 
 export interface CliResult {
   code: number | null;

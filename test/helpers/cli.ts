@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { vi } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { REPO } from "./quadlet.js";
+import { buildBundle, stale, BUNDLE } from "../../scripts/build.mjs";
 
 export interface Run {
   code: number;
@@ -29,6 +30,12 @@ export async function cli(argv: string[], opts: { cwd?: string } = {}): Promise<
     o.mockRestore();
     e.mockRestore();
   }
+}
+
+/** dist/archy-quadlet.mjs, rebuilt first (as `npm run build` does) if any source is newer. */
+export async function bundle(): Promise<string> {
+  if (stale()) await buildBundle();
+  return BUNDLE;
 }
 
 const TSX = import.meta.resolve("tsx");
