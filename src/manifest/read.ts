@@ -5,7 +5,6 @@ import { join } from "node:path";
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Alias, type Document, type Node } from "yaml";
 import type { z } from "zod";
 import { appSchema, selectionSchema, type App, type Selection } from "./schema.js";
-import { parseSimpleYaml } from "./yaml-fast.js";
 import { cmp, formatPath, type Diagnostic } from "./diagnostics.js";
 
 export interface SourceFile {
@@ -321,14 +320,6 @@ function typeName(v: unknown): string {
 }
 
 export function parseApp(src: SourceFile, dir: string, diags: Diagnostic[]): LoadedApp | undefined {
-  // Fast path (performance only): plain manifests parse to the same value without
-  // the full YAML parser. Anything it declines, and every invalid manifest, goes
-  // through the full parser below, which owns all diagnostics and positions.
-  const simple = parseSimpleYaml(src.text);
-  if (simple !== undefined) {
-    const quick = appSchema.safeParse(simple, { reportInput: true, jitless: true });
-    if (quick.success) return { app: quick.data, file: src.file, dir, locate: locateLater(src) };
-  }
   const parsed = parseYaml(src, diags);
   if (!parsed) return undefined;
   const result = appSchema.safeParse(parsed.value, { reportInput: true, jitless: true });

@@ -12,11 +12,9 @@
 // (gitignored: it changes with every seed).
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { isDeepStrictEqual } from "node:util";
 import fc from "fast-check";
 import { parseDocument, stringify } from "yaml";
 import { afterAll, describe, expect, it } from "vitest";
-import { parseSimpleYaml } from "../../src/manifest/yaml-fast.js";
 import { cli } from "../helpers/cli.js";
 import { checkWithQuadlet, compileDir, diagnosticProblems, listFiles, pendingOf, scratch, writeCatalog, type Pending, type Raw } from "./helpers.js";
 
@@ -216,13 +214,12 @@ interface Stats {
   quadletRuns: number;
   cliRuns: number;
   byMode: Record<string, { tried: number; accepted: number }>;
-  fastPathChecked: number;
   ms: number;
   reasons: Record<string, number>;
 }
 
 const root = scratch("archy-fuzz-");
-const stats: Stats = { seed: SEED, runs: RUNS, tried: 0, rejected: 0, accepted: 0, acceptedByQuadlet: 0, quadletRuns: 0, cliRuns: 0, byMode: {}, fastPathChecked: 0, ms: 0, reasons: {} };
+const stats: Stats = { seed: SEED, runs: RUNS, tried: 0, rejected: 0, accepted: 0, acceptedByQuadlet: 0, quadletRuns: 0, cliRuns: 0, byMode: {}, ms: 0, reasons: {} };
 const pending: Pending[] = [];
 const cliCases: { dir: string; accepted: boolean; planned: string[]; source: string }[] = [];
 let counter = 0;
@@ -277,14 +274,6 @@ function runCase(c: Case): void {
   stats.tried++;
   m.tried++;
   try {
-    // The fast path must agree with `yaml` on every text it takes.
-    const simple = parseSimpleYaml(text);
-    if (simple !== undefined) {
-      stats.fastPathChecked++;
-      const doc = parseDocument(text, { uniqueKeys: true, strict: true, version: "1.2", schema: "core", prettyErrors: false, logLevel: "error" });
-      if (doc.errors.length + doc.warnings.length > 0) fail("the fast path took a text yaml rejects", text);
-      if (!isDeepStrictEqual(simple, doc.toJS())) fail("the fast path disagrees with yaml", text);
-    }
     let r;
     try {
       r = compileDir(work);
@@ -335,7 +324,7 @@ describe(`fuzz: ${RUNS} generated manifests through compile, the CLI and the rea
     writeFileSync(STATS, JSON.stringify(stats, null, 2) + "\n");
     console.log(
       `fuzz (seed ${SEED}): tried ${stats.tried}, rejected ${stats.rejected}, accepted ${stats.accepted}, accepted by real quadlet ${stats.acceptedByQuadlet} ` +
-        `(${stats.quadletRuns} quadlet runs), CLI runs ${stats.cliRuns}, fast-path texts ${stats.fastPathChecked}, ${stats.ms} ms`,
+        `(${stats.quadletRuns} quadlet runs), CLI runs ${stats.cliRuns}, ${stats.ms} ms`,
     );
     rmSync(root, { recursive: true, force: true });
   });
