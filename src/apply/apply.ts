@@ -10,13 +10,13 @@ import { UserError, cmp } from "../manifest/diagnostics.js";
 import { parseVersion, type Version } from "../lower/versions.js";
 import { UNIT_DIR, type OutputFile } from "../lower/lower.js";
 import type { SystemAdapter } from "./adapter.js";
+import { quadletBin, quadletDryRun } from "../unit/quadlet.js";
 import { computePlan, formatPlan, serviceOf, type Plan, type Step, type Tree } from "./plan.js";
 import {
   acquireLock, collectGarbage, currentId, garbage, ensureStableLinks, ensureStateDir, genDir, listGenerations, prune, readGeneration,
   readMeta, statePaths, switchCurrent, toTree, treeHash, writeGeneration, writeMeta, type GenMeta, type GenState,
 } from "./state.js";
 
-export const DEFAULT_QUADLET = "/usr/libexec/podman/quadlet";
 export const DEFAULT_KEEP = 3;
 export const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
 
@@ -82,14 +82,12 @@ async function withLock<T>(env: Env, fn: () => Promise<T>): Promise<T> {
 
 /** Run real quadlet in dry-run mode on a generation; any error aborts before the switch. */
 export async function preflight(env: Env, dir: string, tree: Tree): Promise<void> {
-  const bin = env.quadlet ?? process.env.QUADLET_BIN ?? DEFAULT_QUADLET;
-  const r = await env.adapter.run(bin, ["-dryrun"], { env: { ...process.env, QUADLET_UNIT_DIRS: join(dir, "etc/containers/systemd") } as Record<string, string>, timeoutMs: 60_000 });
-  const errors = r.stderr.split("\n").filter((l) => /error|converting/i.test(l));
+  const r = await quadletDryRun(env.adapter, quadletBin(env.quadlet), join(dir, "etc/containers/systemd"));
   const missing = [...tree.keys()]
     .filter((p) => p.startsWith(`${UNIT_DIR}/`) && serviceOf(p))
     .map((p) => serviceOf(p)!)
-    .filter((svc) => !r.stdout.includes(`---${svc}---`));
-  if (r.code !== 0 || errors.length > 0 || missing.length > 0) {
+    .filter((svc) => !r.services.has(svc));
+  if (r.code !== 0 || r.errors.length > 0 || missing.length > 0) {
     const detail = [r.stderr.trim(), missing.length ? `quadlet produced no service for: ${missing.join(", ")}` : ""].filter(Boolean).join("\n");
     throw new ApplyError(`quadlet rejected the new generation (exit ${r.code}); nothing was switched:\n${detail}`);
   }

@@ -10,10 +10,11 @@ import { UNIT_DIR, NETWORK, buildContextDir, buildUnitName, imageTag, type Conta
 import { cmp } from "../manifest/diagnostics.js";
 import { redact } from "../plan/tree.js";
 import type { ContainerNode, Graph } from "../graph/graph.js";
+import { execArgv } from "../unit/exec.js";
+import { quadletBin, quadletDryRun } from "../unit/quadlet.js";
+import { unitValues } from "../unit/unitfile.js";
 import { compileOrExit, type CommonOpts } from "./compile-cmds.js";
 import { EXIT, Exit, err, out } from "./io.js";
-
-export const DEFAULT_QUADLET = "/usr/libexec/podman/quadlet";
 
 export interface ExplainOpts extends CommonOpts {
   quadlet?: string;
@@ -61,11 +62,6 @@ export interface ExplainReport {
   notRestartedBy: string[];
 }
 
-/** Resolve the quadlet binary: --quadlet, $QUADLET_BIN, then the distribution path. */
-export function quadletPath(flag?: string): string {
-  return flag ?? process.env.QUADLET_BIN ?? DEFAULT_QUADLET;
-}
-
 export async function explainCmd(app: string, o: ExplainOpts, adapter: SystemAdapter = defaultAdapter()): Promise<void> {
   const r = compileOrExit(o);
   const report = await explain(app, r.graph!, r.files, r.secrets, o, adapter);
@@ -94,7 +90,7 @@ export async function explain(
   const fileByPath = new Map(files.map((f) => [f.path, f]));
   // Only this app's units (and the network they join): another app's problem is not this one's.
   const own = new Set([`${UNIT_DIR}/${NETWORK.name}.network`, ...nodes.flatMap((n) => [`${UNIT_DIR}/${n.name}.container`, `${UNIT_DIR}/${buildUnitName(n)}`])]);
-  const q = await dryRun(files.filter((f) => own.has(f.path)), quadletPath(o.quadlet), adapter, secrets.values());
+  const q = await dryRun(files.filter((f) => own.has(f.path)), quadletBin(o.quadlet), adapter, secrets.values());
 
   const healthGated = new Set<string>();
   for (const n of g.containers) for (const d of n.deps) if (d.dep.condition === "healthy") healthGated.add(d.to);
@@ -243,15 +239,14 @@ async function dryRun(files: OutputFile[], bin: string, adapter: SystemAdapter, 
       mkdirSync(dirname(abs), { recursive: true });
       writeFileSync(abs, f.content);
     }
-    const unitDirs = join(tmp, dirname(UNIT_DIR));
-    const r = await adapter.run(bin, ["-dryrun"], { env: { ...process.env, QUADLET_UNIT_DIRS: unitDirs } as Record<string, string>, timeoutMs: 60_000 });
+    const r = await quadletDryRun(adapter, bin, join(tmp, dirname(UNIT_DIR)));
     if (r.code === 127) return { status: "missing", bin, message: `quadlet could not be run at ${bin}: ${r.stderr.trim()}`, argv };
-    const problems = r.stderr.split("\n").filter((l) => /error|converting/i.test(l)).map((l) => l.replace(/^quadlet-generator\[\d+\]: /, ""));
-    for (const [service, text] of splitDryRun(r.stdout)) {
-      const line = serviceExecStart(text);
+    const problems = [...r.errors];
+    for (const [service, text] of r.services) {
+      const line = unitValues(text, "Service", "ExecStart")[0];
       if (line === undefined) continue;
       try {
-        argv.set(service, execStartArgv(line).map((w) => redact(w, secretValues)));
+        argv.set(service, execArgv(line).map((w) => redact(w, secretValues)));
       } catch (e) {
         problems.push(`${service}: ExecStart= cannot be parsed: ${(e as Error).message}`);
       }
@@ -263,98 +258,6 @@ async function dryRun(files: OutputFile[], bin: string, adapter: SystemAdapter, 
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
-}
-
-/** `---name.service---` blocks of `quadlet -dryrun` output. */
-export function splitDryRun(stdout: string): Map<string, string> {
-  const services = new Map<string, string>();
-  let name: string | undefined;
-  let lines: string[] = [];
-  const flush = () => {
-    if (name) services.set(name, lines.join("\n"));
-  };
-  for (const l of stdout.split("\n")) {
-    const m = /^---(.+)---$/.exec(l);
-    if (m) {
-      flush();
-      name = m[1]!;
-      lines = [];
-    } else lines.push(l);
-  }
-  flush();
-  return services;
-}
-
-function serviceExecStart(text: string): string | undefined {
-  let section = "";
-  for (const l of text.split("\n")) {
-    const s = /^\[(.+)\]$/.exec(l);
-    if (s) section = s[1]!;
-    else if (section === "Service" && l.startsWith("ExecStart=")) return l.slice("ExecStart=".length);
-  }
-  return undefined;
-}
-
-/**
- * An ExecStart= value as the argv the process receives: systemd's word splitting
- * (whitespace, '…' and "…" quotes, C escapes), then %% → % and $$ → $. Other
- * specifiers (%t, %N) and $VAR are left as written: systemd expands them at start.
- */
-export function execStartArgv(value: string): string[] {
-  let v = value;
-  // Prefixes systemd strips from the command: - @ : + !
-  while (/^[-@:+!]/.test(v)) v = v.slice(1);
-  return splitExec(v).map((w) => w.replace(/%%/g, "%").replace(/\$\$/g, "$"));
-}
-
-const WS = " \t\n\r";
-
-/** systemd's extract_first_word(EXTRACT_UNQUOTE|EXTRACT_CUNESCAPE) applied to a whole ExecStart= value. */
-export function splitExec(value: string): string[] {
-  const words: string[] = [];
-  let i = 0;
-  for (;;) {
-    while (i < value.length && WS.includes(value[i]!)) i++;
-    if (i >= value.length) return words;
-    const bytes: number[] = [];
-    let quote = "";
-    for (; i < value.length; i++) {
-      const c = value[i]!;
-      if (c === "\\") {
-        const [b, len] = cunescapeOne(value, i + 1);
-        bytes.push(...b);
-        i += len;
-      } else if (quote) {
-        if (c === quote) quote = "";
-        else bytes.push(...Buffer.from(c, "utf8"));
-      } else if (c === '"' || c === "'") quote = c;
-      else if (WS.includes(c)) break;
-      else bytes.push(...Buffer.from(c, "utf8"));
-    }
-    if (quote) throw new Error(`unterminated ${quote} quote`);
-    words.push(Buffer.from(bytes).toString("utf8"));
-  }
-}
-
-function cunescapeOne(s: string, p: number): [number[], number] {
-  const c = s[p];
-  const simple: Record<string, string> = { a: "\x07", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t", v: "\v", "\\": "\\", '"': '"', "'": "'", s: " ", ";": ";" };
-  if (c === undefined) throw new Error("backslash at the end of the line");
-  if (simple[c] !== undefined) return [[simple[c]!.charCodeAt(0)], 1];
-  const hex = (n: number) => {
-    const h = s.slice(p + 1, p + 1 + n);
-    if (!new RegExp(`^[0-9a-fA-F]{${n}}$`).test(h)) throw new Error(`bad \\${c} escape`);
-    return parseInt(h, 16);
-  };
-  if (c === "x") return [[hex(2)], 3];
-  if (c === "u") return [[...Buffer.from(String.fromCodePoint(hex(4)), "utf8")], 5];
-  if (c === "U") return [[...Buffer.from(String.fromCodePoint(hex(8)), "utf8")], 9];
-  if (/[0-7]/.test(c)) {
-    const o = s.slice(p, p + 3);
-    if (!/^[0-7]{3}$/.test(o)) throw new Error("bad octal escape");
-    return [[parseInt(o, 8)], 3];
-  }
-  throw new Error(`invalid escape \\${c}`);
 }
 
 /** POSIX-shell quoting for display: a word that needs it goes in single quotes. */

@@ -168,3 +168,25 @@ export class UnitFile {
     return parts.join("\n");
   }
 }
+
+/**
+ * Read unit text back into sections of Key=value lines (what quadlet and our own
+ * serializer write: no continuation lines; comments and blank lines skipped).
+ */
+export function parseUnitText(text: string): { name: string; lines: UnitLine[] }[] {
+  const sections: { name: string; lines: UnitLine[] }[] = [];
+  for (const l of text.split("\n")) {
+    const s = /^\[(.+)\]$/.exec(l);
+    if (s) sections.push({ name: s[1]!, lines: [] });
+    else if (sections.length > 0 && l !== "" && !/^[#;]/.test(l)) {
+      const eq = l.indexOf("=");
+      if (eq > 0) sections[sections.length - 1]!.lines.push({ key: l.slice(0, eq), value: l.slice(eq + 1) });
+    }
+  }
+  return sections;
+}
+
+/** Values of `Key=` in every `[Section]` of a unit text, in order. */
+export function unitValues(text: string, section: string, key: string): string[] {
+  return parseUnitText(text).flatMap((s) => (s.name === section ? s.lines.filter((l) => l.key === key).map((l) => l.value) : []));
+}

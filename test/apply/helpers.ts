@@ -19,17 +19,9 @@ export const REPO = join(import.meta.dirname, "..", "..");
 export const FIXTURES = join(import.meta.dirname, "fixtures");
 export const CATALOG = join(FIXTURES, "catalog");
 
-/**
- * The real Podman 5.4 quadlet. Missing means a hard failure (in CI and locally):
- * these tests must never silently skip the preflight they exist to prove.
- */
-export function quadletBin(): string {
-  const bin = process.env.QUADLET_BIN || join(REPO, ".cache/quadlet/root/usr/libexec/podman/quadlet");
-  if (!existsSync(bin)) {
-    throw new Error(`real quadlet not found at ${bin} (CI=${process.env.CI ?? ""}): run scripts/fetch-quadlet.sh or set QUADLET_BIN`);
-  }
-  return bin;
-}
+// The real Podman 5.4 quadlet; missing is a hard failure, never a skip.
+import { quadletBin } from "../helpers/quadlet.js";
+export { quadletBin };
 
 /** Deterministic 64-hex secret values, so trees are identical across runs and roots. */
 export const secretValue = (name: string, salt = "") => createHash("sha256").update(`archy test secret ${name}${salt}`).digest("hex");

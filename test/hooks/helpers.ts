@@ -9,15 +9,9 @@ import { apply, type Env } from "../../src/apply/apply.js";
 
 export const FIXTURES = join(import.meta.dirname, "fixtures");
 
-export function quadletBin(): string {
-  const bin = process.env.QUADLET_BIN ?? join(import.meta.dirname, "../../.cache/quadlet/root/usr/libexec/podman/quadlet");
-  try {
-    execFileSync(bin, ["-version"], { stdio: "ignore" });
-  } catch {
-    throw new Error(`real quadlet not found at ${bin}: run scripts/fetch-quadlet.sh (required, also in CI)`);
-  }
-  return bin;
-}
+// The real Podman 5.4 quadlet; missing is a hard failure, never a skip.
+import { quadletBin } from "../helpers/quadlet.js";
+export { quadletBin };
 
 export function makeEnv(rules: ((c: RecordedCall) => RunResult | undefined)[] = []) {
   const root = mkdtempSync(join(tmpdir(), "archy-hooks-"));

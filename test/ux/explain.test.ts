@@ -6,7 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cli } from "../helpers/cli.js";
 import { dryrun, execStartArgv as oracleArgv, quadletBin } from "../helpers/quadlet.js";
-import { canonicalArgv, execStartArgv, formatArgv, shellQuote, splitDryRun } from "../../src/cli/explain.js";
+import { canonicalArgv, formatArgv, shellQuote } from "../../src/cli/explain.js";
+import { execArgv } from "../../src/unit/exec.js";
+import { readDryRun } from "../../src/unit/quadlet.js";
 import { compile } from "../../src/plan/compile.js";
 import { ReviewSecrets } from "../../src/configs/secrets.js";
 import { applyChanges } from "../../src/apply/write.js";
@@ -85,6 +87,25 @@ describe("explain (real quadlet)", () => {
     expect(JSON.parse(catalog.stdout).dependencies.requiredBy).toEqual([]);
   });
 
+  it("prints a value with characters outside the BMP as written (split by code point, not UTF-16 unit)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "archy-ux-emoji-"));
+    try {
+      writeFileSync(
+        join(dir, "greeter.yaml"),
+        'id: greeter\nname: Greeter\nversion: "1.0.0"\nkind: service\ndescription: Says hi.\ncontainers:\n  greeter:\n    image: docker.io/library/busybox:1.36\n    environment: { GREETING: "hi 😀" }\n',
+      );
+      const r = await cli(["explain", "greeter", "--manifests", dir, "--quadlet", bin()]);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("--env 'GREETING=hi 😀'");
+      expect(r.stdout).not.toContain("\uFFFD");
+      const j = JSON.parse((await cli(["explain", "greeter", "--manifests", dir, "--quadlet", bin(), "--json"])).stdout);
+      expect(j.containers[0].argv).toContain("GREETING=hi 😀");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("the catalog's bitcoin-knots explains (smoke test on manifests/)", async () => {
     const r = await cli(["explain", "bitcoin-knots", "--manifests", join(REPO, "manifests"), "--quadlet", bin(), "--json"]);
     expect(r.stderr).toBe("");
@@ -98,15 +119,19 @@ describe("explain (real quadlet)", () => {
 
 describe("ExecStart= to argv", () => {
   it("systemd quoting, C escapes, %% and $$; specifiers and $VAR stay for systemd", () => {
-    expect(execStartArgv(`/usr/bin/podman run --name x "a b" 'c "d"' e\\x41\\tf 100%% $$HOME --cidfile=%t/%N.cid $VAR`)).toEqual([
+    expect(execArgv(`/usr/bin/podman run --name x "a b" 'c "d"' e\\x41\\tf 100%% $$HOME --cidfile=%t/%N.cid $VAR`)).toEqual([
       "/usr/bin/podman", "run", "--name", "x", "a b", 'c "d"', "eA\tf", "100%", "$HOME", "--cidfile=%t/%N.cid", "$VAR",
     ]);
-    expect(execStartArgv("-/usr/bin/true x")).toEqual(["/usr/bin/true", "x"]);
-    expect(() => execStartArgv('a "unterminated')).toThrow(/unterminated/);
+    expect(execArgv("-/usr/bin/true x")).toEqual(["/usr/bin/true", "x"]);
+    expect(() => execArgv('a "unterminated')).toThrow(/unterminated/);
+    expect(execArgv("/bin/echo 'hi 😀' \\U0001F600")).toEqual(["/bin/echo", "hi 😀", "😀"]);
+    expect(() => execArgv("/bin/echo a ; /bin/rm b")).toThrow(/bare ';'/);
+    expect(() => execArgv("/bin/echo a\0b")).toThrow(/NUL/);
   });
   it("splits quadlet -dryrun output into services", () => {
-    const m = splitDryRun("---a.service---\n[Service]\nExecStart=/x\n\n---b.service---\nB\n");
-    expect([...m.keys()]).toEqual(["a.service", "b.service"]);
+    const m = readDryRun({ code: 0, stdout: "---a.service---\n[Service]\nExecStart=/x\n\n---b.service---\nB\n", stderr: "quadlet-generator[1]: Loading source unit file x\nquadlet-generator[1]: converting \"b.container\": bad\n" });
+    expect([...m.services.keys()]).toEqual(["a.service", "b.service"]);
+    expect(m.errors).toEqual(['converting "b.container": bad']);
   });
   it("canonical option order: sorted by flag, repeated flags in their order, image and command untouched", () => {
     expect(canonicalArgv(["p", "run", "--z", "1", "-v", "b", "--a=1", "-v", "a", "--rm", "img", "-z", "x"], "img")).toEqual(["p", "run", "--a=1", "--rm", "--z", "1", "-v", "b", "-v", "a", "img", "-z", "x"]);
