@@ -1,5 +1,7 @@
 // bitcoin.conf for bitcoin-knots and bitcoin-core. {{name}} slots are filled by
 // src/configs/render.ts, which refuses unknown names and values with line breaks.
+// Network-only options (rpcbind, rpcport, bind, port, whitebind) sit in the
+// selected network's section, where bitcoind reads them on every network.
 export default `# {{header}}
 # One rpcauth line per consuming app; passwords live only in the secrets store.
 chain={{chain}}
@@ -13,4 +15,4 @@ zmqpubrawtx=tcp://0.0.0.0:28333
 [{{section}}]
 rpcbind=0.0.0.0
 rpcport=8332
-`;
+{{section_lines}}`;

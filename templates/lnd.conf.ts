@@ -1,5 +1,7 @@
+// lnd.conf: network, bitcoind RPC credentials and ZMQ endpoints; with a wallet
+// password, the [Application Options] that make lnd unlock itself at start.
 export default `; {{header}}
-[Bitcoin]
+{{app_options}}[Bitcoin]
 bitcoin.{{network}}=1
 bitcoin.node=bitcoind
 

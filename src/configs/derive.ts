@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { stringify as toToml } from "smol-toml";
 import type { Graph, ContainerNode } from "../graph/graph.js";
 import { cmp, type Diagnostic } from "../manifest/diagnostics.js";
-import type { ConfigEntry, ConfigKind } from "../manifest/schema.js";
+import { RPC_ENV_VALUES, type ConfigEntry, type ConfigKind, NETWORK_SCHEMES } from "../manifest/schema.js";
 import { CONFIG_ROOT, NETWORK, header, type ContainerConfigs, type OutputFile } from "../lower/lower.js";
 import type { SecretSource } from "./secrets.js";
 import { rpcauthLine } from "./rpcauth.js";
@@ -14,6 +14,7 @@ import bitcoinConf from "../../templates/bitcoin.conf.js";
 import lndConf from "../../templates/lnd.conf.js";
 import electrumxEnv from "../../templates/electrumx.env.js";
 import nginxConf from "../../templates/nginx.conf.js";
+import clnConf from "../../templates/cln.conf.js";
 import containersConf from "../../templates/containers.conf.js";
 
 export { CONTAINERS_CONF_DROPIN } from "../lower/paths.js";
@@ -21,14 +22,40 @@ import { CONTAINERS_CONF_DROPIN } from "../lower/paths.js";
 export const BITCOIN_ROLE = "bitcoin";
 
 export const rpcSecretName = (appId: string) => `rpc-${appId}`;
+/** A per-app secret named in a template ({{secret.<name>}}) or the lnd wallet password. */
+export const appSecretName = (appId: string, name: string) => `app-${appId}-${name}`;
+export const WALLET_SECRET = "wallet-password";
 
-const CHAIN: Record<string, { chain: string; section: string; lnd: string; electrumx: string }> = {
-  mainnet: { chain: "main", section: "main", lnd: "mainnet", electrumx: "mainnet" },
-  testnet: { chain: "test", section: "test", lnd: "testnet", electrumx: "testnet" },
-  testnet4: { chain: "testnet4", section: "testnet4", lnd: "testnet4", electrumx: "testnet4" },
-  signet: { chain: "signet", section: "signet", lnd: "signet", electrumx: "signet" },
-  regtest: { chain: "regtest", section: "regtest", lnd: "regtest", electrumx: "regtest" },
+export type Network = "mainnet" | "testnet" | "testnet4" | "signet" | "regtest";
+export type NetworkScheme = (typeof NETWORK_SCHEMES)[number];
+
+/**
+ * The selection's network as each upstream spells it:
+ * - core: bitcoin.conf `chain=` and section names (Bitcoin Core doc/bitcoin-conf.md)
+ * - lnd: `bitcoin.<net>=1` and data/chain/bitcoin/<net> (lnd sample-lnd.conf)
+ * - cln: `--network` / LIGHTNINGD_NETWORK (core-lightning doc lightningd-config.5.md)
+ * - electrs: ELECTRS_NETWORK (romanz/electrs internal/config_specification.toml)
+ * - nbitcoin: BTCPAY_NETWORK / NBXPLORER_NETWORK (NBitcoin ChainName; Umbrel btcpay-server/docker-compose.yml)
+ */
+export const NETWORK_NAMES: Record<Network, Record<NetworkScheme, string>> = {
+  mainnet: { core: "main", lnd: "mainnet", cln: "bitcoin", electrs: "bitcoin", nbitcoin: "mainnet" },
+  testnet: { core: "test", lnd: "testnet", cln: "testnet", electrs: "testnet", nbitcoin: "testnet" },
+  testnet4: { core: "testnet4", lnd: "testnet4", cln: "testnet4", electrs: "testnet4", nbitcoin: "testnet4" },
+  signet: { core: "signet", lnd: "signet", cln: "signet", electrs: "signet", nbitcoin: "signet" },
+  regtest: { core: "regtest", lnd: "regtest", cln: "regtest", electrs: "regtest", nbitcoin: "regtest" },
 };
+
+/** ElectrumX 1.16 (electrumx/lib/coins.py) has Bitcoin coin classes for mainnet, testnet and regtest only. */
+export const ELECTRUMX_NET: Partial<Record<Network, string>> = { mainnet: "mainnet", testnet: "testnet", regtest: "regtest" };
+
+/** Every network lands on the same ports, so aliases, published ports and consumers never depend on it. */
+export const P2P_PORT = 8333;
+export const WHITEBIND_PORT = 8335;
+
+interface Net {
+  name: Network;
+  names: Record<NetworkScheme, string>;
+}
 
 const FILE_NAME: Record<ConfigKind, string> = {
   "bitcoin.conf": "bitcoin.conf",
@@ -36,6 +63,8 @@ const FILE_NAME: Record<ConfigKind, string> = {
   "electrumx.env": "electrumx.env",
   "nginx.conf": "nginx.conf",
   "bitcoin-rpc.env": "bitcoin-rpc.env",
+  "app.env": "app.env",
+  "cln.conf": "cln.conf",
 };
 
 export interface Derived {
@@ -44,7 +73,8 @@ export interface Derived {
 }
 
 export function deriveConfigs(g: Graph, secrets: SecretSource, diags: Diagnostic[]): Derived {
-  const net = CHAIN[g.selection?.settings.bitcoin_network ?? "mainnet"]!;
+  const name: Network = g.selection?.settings.bitcoin_network ?? "mainnet";
+  const net: Net = { name, names: NETWORK_NAMES[name] };
   const providerId = g.roles.get(BITCOIN_ROLE);
   const bitcoinHost = providerId ? bitcoinContainer(g, providerId) : undefined;
   const consumers = g.apps.filter((a) => a.app.bitcoin_rpc).sort((a, b) => cmp(a.app.id, b.app.id));
@@ -70,13 +100,19 @@ export function deriveConfigs(g: Graph, secrets: SecretSource, diags: Diagnostic
     const hash = createHash("sha256");
     entries.forEach((e, i) => {
       const where = { file: n.file, path: `containers.${n.key}.configs[${i}]` };
-      // The RPC env file's variables are chosen per container, so it is per container too.
-      const name = e.kind === "bitcoin-rpc.env" ? `bitcoin-rpc-${n.key}.env` : FILE_NAME[e.kind];
+      // The env files' variables are chosen per container, so they are per container too.
+      const name = e.kind === "bitcoin-rpc.env" || e.kind === "app.env" ? `${e.kind.slice(0, -4)}-${n.key}.env` : FILE_NAME[e.kind];
       const rel = `${CONFIG_ROOT.slice(1)}/${n.app.id}/${name}`;
-      const made = makeConfig(e, n, { g, net, creds, bitcoinHost, consumers: consumers.map((c) => c.app.id) }, where, diags);
+      const made = makeConfig(e, n, { g, net, creds, secrets, bitcoinHost, consumers: consumers.map((c) => c.app.id) }, where, diags);
       if (!made) return;
       add({ path: rel, content: made.content, mode: made.secret ? 0o600 : 0o644, source: n.file, secret: made.secret });
       hash.update(`${rel}\0${made.content}\0`);
+      for (const x of made.extra ?? []) {
+        const xrel = `${CONFIG_ROOT.slice(1)}/${n.app.id}/${x.name}`;
+        add({ path: xrel, content: x.content, mode: 0o600, source: n.file, secret: true });
+        hash.update(`${xrel}\0${x.content}\0`);
+        cc.mounts.push({ host: `/${xrel}`, target: x.mount });
+      }
       if (e.kind.endsWith(".env")) {
         if (e.mount) diags.push({ ...where, message: `${e.kind} is passed as an environment file; remove \`mount\`` });
         cc.envFiles.push(`/${rel}`);
@@ -104,19 +140,55 @@ function bitcoinContainer(g: Graph, providerId: string): string {
 
 interface Ctx {
   g: Graph;
-  net: (typeof CHAIN)[string];
+  net: Net;
   creds: Map<string, string>;
+  secrets: SecretSource;
   bitcoinHost?: string;
   consumers: string[];
 }
 
-function makeConfig(entry: ConfigEntry, n: ContainerNode, ctx: Ctx, where: { file: string; path: string }, diags: Diagnostic[]): { content: string; secret: boolean } | undefined {
+interface Made {
+  content: string;
+  secret: boolean;
+  /** Further secret files the same entry mounts (lnd's wallet password). */
+  extra?: { name: string; content: string; mount: string }[];
+}
+
+/** The first container of an app: the one keyed like the app, else the first by name. */
+function mainContainer(g: Graph, appId: string): string | undefined {
+  const nodes = g.containers.filter((c) => c.app.id === appId);
+  return (nodes.find((c) => c.key === appId) ?? [...nodes].sort((a, b) => cmp(a.name, b.name))[0])?.name;
+}
+
+/** Fill {{network.<scheme>}} and {{secret.<name>}} slots (the schema has checked their names). */
+function fillTemplate(t: string, n: ContainerNode, ctx: Ctx, diags: Diagnostic[]): { value: string; secret: boolean } | undefined {
+  let secret = false;
+  let failed = false;
+  const value = t.replace(/\{\{([^{}]*)\}\}/g, (_, slot: string) => {
+    const [kind, arg] = [slot.slice(0, slot.indexOf(".")), slot.slice(slot.indexOf(".") + 1)];
+    if (kind === "network") return ctx.net.names[arg as NetworkScheme];
+    secret = true;
+    const v = ctx.secrets.get(appSecretName(n.app.id, arg), diags);
+    if (v === undefined) failed = true;
+    return v ?? "";
+  });
+  return failed ? undefined : { value, secret };
+}
+
+const RPC_WORDS: ReadonlySet<string> = new Set(RPC_ENV_VALUES);
+
+function makeConfig(entry: ConfigEntry, n: ContainerNode, ctx: Ctx, where: { file: string; path: string }, diags: Diagnostic[]): Made | undefined {
   const head = header(n.file)[0]!;
   const kind = entry.kind;
-  if (entry.env && kind !== "bitcoin-rpc.env") {
-    diags.push({ ...where, path: `${where.path}.env`, message: "`env` only applies to kind bitcoin-rpc.env" });
+  if (entry.env && kind !== "bitcoin-rpc.env" && kind !== "app.env") {
+    diags.push({ ...where, path: `${where.path}.env`, message: "`env` only applies to kinds bitcoin-rpc.env and app.env" });
     return undefined;
   }
+  if (entry.wallet_password && kind !== "lnd.conf") {
+    diags.push({ ...where, path: `${where.path}.wallet_password`, message: "`wallet_password` only applies to kind lnd.conf" });
+    return undefined;
+  }
+  if (kind === "app.env") return appEnv(entry, n, ctx, head, where, diags);
   if (kind === "bitcoin.conf") {
     if (n.app.provides?.role !== BITCOIN_ROLE) {
       diags.push({ ...where, message: `bitcoin.conf can only be consumed by an app that provides role "${BITCOIN_ROLE}"` });
@@ -124,22 +196,36 @@ function makeConfig(entry: ConfigEntry, n: ContainerNode, ctx: Ctx, where: { fil
     }
     const rpc: string[] = [];
     const whitelists: string[] = [];
+    const deprecated = new Set<string>();
+    let whitebind = false;
     for (const id of ctx.consumers) {
       const pass = ctx.creds.get(id);
       if (!pass) continue;
       rpc.push(rpcauthLine(id, pass));
-      const wl = ctx.g.apps.find((a) => a.app.id === id)!.app.bitcoin_rpc!.whitelist;
+      const spec = ctx.g.apps.find((a) => a.app.id === id)!.app.bitcoin_rpc!;
+      const wl = spec.whitelist;
       if (wl?.length) whitelists.push(`rpcwhitelist=${id}:${[...new Set(wl)].sort(cmp).join(",")}`);
+      for (const d of spec.deprecatedrpc ?? []) deprecated.add(d);
+      if (spec.whitebind) whitebind = true;
     }
     // With any whitelist present bitcoind denies every other user by default.
-    const lines = [...(whitelists.length ? ["rpcwhitelistdefault=0"] : []), ...rpc, ...whitelists];
+    const lines = [
+      ...(whitelists.length ? ["rpcwhitelistdefault=0"] : []),
+      ...rpc,
+      ...whitelists,
+      ...[...deprecated].sort(cmp).map((d) => `deprecatedrpc=${d}`),
+    ];
+    // Listening: the same P2P port on every network (aliases and published ports do not
+    // change); an explicit bind, because any whitebind disables bitcoind's default one.
+    const section = [`bind=0.0.0.0:${P2P_PORT}`, `port=${P2P_PORT}`, ...(whitebind ? [`whitebind=download,noban,mempool,relay@0.0.0.0:${WHITEBIND_PORT}`] : [])];
     return {
       content: render(bitcoinConf, {
         header: head,
-        chain: ctx.net.chain,
+        chain: ctx.net.names.core,
         subnet: NETWORK.subnet,
         rpc_lines: lines.map((l) => line(l) + "\n").join(""),
-        section: ctx.net.section,
+        section: ctx.net.names.core,
+        section_lines: section.map((l) => line(l) + "\n").join(""),
       }),
       secret: false,
     };
@@ -152,32 +238,126 @@ function makeConfig(entry: ConfigEntry, n: ContainerNode, ctx: Ctx, where: { fil
   if (!pass || !ctx.bitcoinHost) return undefined; // already reported
   const common = { header: head, bitcoin_host: ctx.bitcoinHost };
   switch (kind) {
-    case "lnd.conf":
-      return { content: render(lndConf, { ...common, network: ctx.net.lnd, rpc_user: n.app.id, rpc_pass: pass }), secret: true };
-    case "electrumx.env":
-      return { content: render(electrumxEnv, { ...common, net: ctx.net.electrumx, rpc_user: n.app.id, rpc_pass: pass }), secret: true };
-    case "bitcoin-rpc.env": {
-      if (!entry.env || Object.keys(entry.env).length === 0) {
-        diags.push({ ...where, path: `${where.path}.env`, message: "bitcoin-rpc.env needs `env`: variable name → user | password | host | port | url | network | zmq_block | zmq_tx" });
+    case "lnd.conf": {
+      let appOptions = "";
+      let extra: Made["extra"];
+      if (entry.wallet_password) {
+        const pw = ctx.secrets.get(appSecretName(n.app.id, WALLET_SECRET), diags);
+        if (pw === undefined) return undefined;
+        // lnd unlocks itself from this file at every start; with allow-create it waits for
+        // the wallet to be created (by the app's wallet-init container) instead of exiting.
+        appOptions = `[Application Options]\nwallet-unlock-password-file=${line(entry.wallet_password)}\nwallet-unlock-allow-create=true\n\n`;
+        // The bare password: lnd reads the whole file as the password (no header line).
+        extra = [{ name: WALLET_SECRET, content: pw, mount: entry.wallet_password }];
+      }
+      return {
+        content: render(lndConf, { ...common, app_options: appOptions, network: ctx.net.names.lnd, rpc_user: n.app.id, rpc_pass: pass }),
+        secret: true,
+        extra,
+      };
+    }
+    case "electrumx.env": {
+      const net = ELECTRUMX_NET[ctx.net.name];
+      if (!net) {
+        diags.push({
+          ...where,
+          message: `ElectrumX ${n.app.version} has no Bitcoin coin class for ${ctx.net.name} (electrumx/lib/coins.py: mainnet, testnet and regtest only); select electrs or fulcrum for ${ctx.net.name}`,
+        });
         return undefined;
       }
-      const values: Record<string, string> = {
+      return { content: render(electrumxEnv, { ...common, net, rpc_user: n.app.id, rpc_pass: pass }), secret: true };
+    }
+    case "cln.conf":
+      return { content: render(clnConf, { ...common, rpc_user: n.app.id, rpc_pass: pass }), secret: true };
+    case "bitcoin-rpc.env": {
+      if (!entry.env || Object.keys(entry.env).length === 0) {
+        diags.push({ ...where, path: `${where.path}.env`, message: `bitcoin-rpc.env needs \`env\`: variable name → ${RPC_ENV_VALUES.join(" | ")} (or a template)` });
+        return undefined;
+      }
+      const values: Record<(typeof RPC_ENV_VALUES)[number], string> = {
         user: n.app.id,
         password: pass,
         host: ctx.bitcoinHost,
         port: "8332",
         url: `http://${n.app.id}:${pass}@${ctx.bitcoinHost}:8332/`,
-        network: ctx.net.lnd,
+        network: ctx.net.names.lnd,
         zmq_block: `tcp://${ctx.bitcoinHost}:28332`,
         zmq_tx: `tcp://${ctx.bitcoinHost}:28333`,
+        cookie: `${n.app.id}:${pass}`,
+        p2p_whitebind: `${ctx.bitcoinHost}:${WHITEBIND_PORT}`,
       };
-      const body = Object.entries(entry.env)
-        .sort((a, b) => cmp(a[0], b[0]))
-        .map(([k, v]) => `${k}=${line(values[v]!)}\n`)
-        .join("");
+      if (Object.values(entry.env).includes("p2p_whitebind") && !n.app.bitcoin_rpc.whitebind) {
+        diags.push({ ...where, path: `${where.path}.env`, message: "p2p_whitebind needs `bitcoin_rpc: { whitebind: true }` on the app, or bitcoind has no whitebind port" });
+        return undefined;
+      }
+      let body = "";
+      for (const [k, v] of Object.entries(entry.env).sort((a, b) => cmp(a[0], b[0]))) {
+        if (RPC_WORDS.has(v)) body += `${k}=${line(values[v as keyof typeof values])}\n`;
+        else {
+          const f = fillTemplate(v, n, ctx, diags);
+          if (!f) return undefined;
+          body += `${k}=${line(f.value)}\n`;
+        }
+      }
       return { content: `# ${head}\n${body}`, secret: true };
     }
     case "nginx.conf":
-      return { content: render(nginxConf, { ...common, basic_auth: Buffer.from(`${n.app.id}:${pass}`).toString("base64") }), secret: true };
+      return {
+        content: render(nginxConf, { ...common, basic_auth: Buffer.from(`${n.app.id}:${pass}`).toString("base64"), extra_locations: uiLocations(n, ctx) }),
+        secret: true,
+      };
   }
+}
+
+/** app.env: templates only (network names and per-app secrets); 0600 when a secret is in it. */
+function appEnv(entry: ConfigEntry, n: ContainerNode, ctx: Ctx, head: string, where: { file: string; path: string }, diags: Diagnostic[]): Made | undefined {
+  if (!entry.env || Object.keys(entry.env).length === 0) {
+    diags.push({ ...where, path: `${where.path}.env`, message: "app.env needs `env`: variable name → template, e.g. BTCPAY_NETWORK: \"{{network.nbitcoin}}\" or DB_PASSWORD: \"{{secret.db}}\"" });
+    return undefined;
+  }
+  let body = "";
+  let secret = false;
+  for (const [k, v] of Object.entries(entry.env).sort((a, b) => cmp(a[0], b[0]))) {
+    if (RPC_WORDS.has(v)) {
+      diags.push({ ...where, path: `${where.path}.env.${k}`, message: `"${v}" is a Bitcoin RPC value: use kind bitcoin-rpc.env for it (app.env takes templates)` });
+      return undefined;
+    }
+    const f = fillTemplate(v, n, ctx, diags);
+    if (!f) return undefined;
+    secret ||= f.secret;
+    body += `${k}=${line(f.value)}\n`;
+  }
+  return { content: `# ${head}\n${body}`, secret };
+}
+
+/**
+ * What a UI companion's nginx proxies besides /bitcoin-rpc/: lnd's unauthenticated
+ * REST state for an app depending on lnd, electrs' Prometheus metrics for one
+ * depending on electrs. Read-only GETs; no credential is sent.
+ */
+function uiLocations(n: ContainerNode, ctx: Ctx): string {
+  const deps = new Set((ctx.g.appDeps.get(n.app.id) ?? []).map((d) => d.id));
+  let out = "";
+  const lnd = deps.has("lnd") ? mainContainer(ctx.g, "lnd") : undefined;
+  if (lnd) {
+    out += `
+    # lnd's wallet/RPC state: unauthenticated in lnd's REST API (no macaroon is sent).
+    location = /lnd/v1/state {
+        limit_except GET { deny all; }
+        proxy_pass https://${line(lnd)}:8080/v1/state;
+        proxy_ssl_verify off;
+    }
+`;
+  }
+  const electrs = deps.has("electrs") ? mainContainer(ctx.g, "electrs") : undefined;
+  if (electrs) {
+    out += `
+    # electrs' Prometheus metrics (ELECTRS_MONITORING_ADDR): index height and more.
+    location = /electrs/metrics {
+        limit_except GET { deny all; }
+        proxy_pass http://${line(electrs)}:4224/;
+    }
+`;
+  }
+  return out;
 }

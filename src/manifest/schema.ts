@@ -137,15 +137,45 @@ const buildSchema = z.strictObject({
 
 // Derived config files a container consumes (issue: derived configs). The
 // compiler writes them and bind-mounts them read-only at `mount`.
-export const RPC_ENV_VALUES = ["user", "password", "host", "port", "url", "network", "zmq_block", "zmq_tx"] as const;
+export const RPC_ENV_VALUES = ["user", "password", "host", "port", "url", "network", "zmq_block", "zmq_tx", "cookie", "p2p_whitebind"] as const;
+
+// Network naming schemes: the selection's bitcoin_network spelled the way each
+// upstream spells it (src/configs/derive.ts NETWORK_NAMES has the table).
+export const NETWORK_SCHEMES = ["core", "lnd", "cln", "electrs", "nbitcoin"] as const;
+
+// A value template for the .env kinds: literal text plus {{network.<scheme>}}
+// (the selection's network) and {{secret.<name>}} (a per-app secret from the
+// store: 64 hex characters, created once, never regenerated). Nothing else may
+// sit between double braces, so a typo is an error, not a literal.
+const TEMPLATE_SLOT = new RegExp(`^(network\\.(${NETWORK_SCHEMES.join("|")})|secret\\.[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?)$`);
+export const envTemplate = lineSafe
+  .refine((s) => s.includes("{{"), { message: "a template needs at least one {{network.<scheme>}} or {{secret.<name>}} slot (plain values belong in `environment`)" })
+  .refine((s) => templateSlotsOk(s), {
+    message: `template slots are {{network.<${NETWORK_SCHEMES.join("|")}>}} or {{secret.<name>}} (name: [a-z0-9-], at most 32 characters)`,
+  });
+
+/** Every {{…}} is a known slot, and no stray {{ or }} is left over. */
+export function templateSlotsOk(s: string): boolean {
+  let ok = true;
+  const rest = s.replace(/\{\{([^{}]*)\}\}/g, (_, slot: string) => {
+    if (!TEMPLATE_SLOT.test(slot)) ok = false;
+    return "";
+  });
+  return ok && !rest.includes("{{") && !rest.includes("}}");
+}
 
 const configSchema = z.strictObject({
-  kind: z.enum(["bitcoin.conf", "lnd.conf", "electrumx.env", "nginx.conf", "bitcoin-rpc.env"]),
+  kind: z.enum(["bitcoin.conf", "lnd.conf", "electrumx.env", "nginx.conf", "bitcoin-rpc.env", "app.env", "cln.conf"]),
   mount: containerPath.optional().describe("where the file appears in the container (not for the .env kinds, which are environment files)"),
   env: z
-    .record(envName, z.enum(RPC_ENV_VALUES))
+    .record(envName, z.union([z.enum(RPC_ENV_VALUES), envTemplate]))
     .optional()
-    .describe("bitcoin-rpc.env only: variable name → which RPC value it carries, e.g. CORE_RPC_PASSWORD: password"),
+    .describe(
+      "bitcoin-rpc.env: variable name → which RPC value it carries (e.g. CORE_RPC_PASSWORD: password) or a template; app.env: variable name → template with {{network.<scheme>}} / {{secret.<name>}} slots",
+    ),
+  wallet_password: containerPath
+    .optional()
+    .describe("lnd.conf only: mount the app's wallet password (secret store) here; lnd.conf then sets wallet-unlock-password-file and wallet-unlock-allow-create"),
 });
 
 export const containerSchema = z
@@ -203,7 +233,17 @@ export const appSchema = z.strictObject({
     .optional(),
   system: z.boolean().default(false).describe("system apps may bind absolute host paths (must also be allow-listed)"),
   bitcoin_rpc: z
-    .strictObject({ whitelist: z.array(z.string().regex(/^[a-z]+$/)).optional() })
+    .strictObject({
+      whitelist: z.array(z.string().regex(/^[a-z]+$/)).optional(),
+      deprecatedrpc: z
+        .array(z.enum(["create_bdb"]))
+        .optional()
+        .describe("deprecated RPC behaviour bitcoind must keep for this app (bitcoin.conf deprecatedrpc=…), e.g. create_bdb for Jam's legacy wallet"),
+      whitebind: z
+        .boolean()
+        .optional()
+        .describe("this app connects to bitcoind's P2P port as a whitelisted peer (bitcoin.conf whitebind on port 8335; value p2p_whitebind)"),
+    })
     .optional()
     .describe("this app consumes Bitcoin RPC: it gets its own rpcauth user"),
   dependencies: z.record(appId, appDependencySchema).optional().describe("app ids or roles this app needs"),
