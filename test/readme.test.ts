@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
-import { main } from "../src/cli/main.js";
+import { EXIT_CODES, main } from "../src/cli/main.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const readme = readFileSync(join(ROOT, "README.md"), "utf8");
@@ -44,5 +44,10 @@ describe("README", () => {
     const commands = [...help.matchAll(/^  ([a-z-]+)(?: \[options\]| <|\s)/gm)].map((m) => m[1]!).filter((c) => c !== "help");
     expect(commands.length).toBeGreaterThan(10);
     for (const c of commands) expect(readme, `README mentions \`${c}\``).toMatch(new RegExp("`" + c + "[ `]"));
+  });
+
+  it("lists every exit code the program returns, by kind", () => {
+    const rows = [...readme.matchAll(/^\| (\d+) \| ([a-z-]+) \|/gm)].map((m) => [m[2]!, Number(m[1])] as const);
+    expect(Object.fromEntries(rows)).toEqual(EXIT_CODES);
   });
 });

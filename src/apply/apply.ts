@@ -7,6 +7,7 @@ import { compile } from "../plan/compile.js";
 import { fingerprint } from "./fingerprint.js";
 import { SecretStore } from "../configs/secrets.js";
 import { UserError, cmp } from "../manifest/diagnostics.js";
+import { Failure } from "../outcome.js";
 import { parseVersion, type Version } from "../lower/versions.js";
 import { UNIT_DIR, type OutputFile } from "../lower/lower.js";
 import type { SystemAdapter } from "./adapter.js";
@@ -20,12 +21,10 @@ import {
 export const DEFAULT_KEEP = 3;
 export const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
 
-export class ApplyError extends Error {
-  constructor(
-    message: string,
-    readonly code = 3,
-  ) {
-    super(message);
+/** A step of apply/rollback/reconcile that cannot go on: "invalid" (the request) or "failed" (the system). */
+export class ApplyError extends Failure {
+  constructor(message: string, kind: "invalid" | "failed" = "failed") {
+    super(kind, message);
   }
 }
 
@@ -181,7 +180,7 @@ export function loadInputs(root: string): Inputs {
   try {
     return JSON.parse(readFileSync(statePaths(root).inputs, "utf8")) as Inputs;
   } catch {
-    throw new ApplyError(`no recorded inputs at ${statePaths(root).inputs}: run apply once first`, 2);
+    throw new ApplyError(`no recorded inputs at ${statePaths(root).inputs}: run apply once first`, "invalid");
   }
 }
 
@@ -192,7 +191,7 @@ function checkRoot(root: string): void {
   } catch {
     ok = false;
   }
-  if (!ok) throw new ApplyError(`target root ${root} does not exist or is not a directory`, 2);
+  if (!ok) throw new ApplyError(`target root ${root} does not exist or is not a directory`, "invalid");
 }
 
 /** Switch to `next` (already written as generation id), then restart exactly what the plan says. */
@@ -308,7 +307,7 @@ export async function rollback(env: Env, to?: number, opts: { markFailed?: strin
     const target = to ?? [...gens].reverse().find((g) => cur !== undefined && g.id < cur && g.state !== "failed")?.id;
     if (target === undefined) throw new ApplyError("no earlier generation to roll back to");
     if (target === cur) throw new ApplyError(`generation ${target} is already current`);
-    if (!readMeta(env.root, target)) throw new ApplyError(`generation ${target} does not exist (see: archy-quadlet generations)`, 2);
+    if (!readMeta(env.root, target)) throw new ApplyError(`generation ${target} does not exist (see: archy-quadlet generations)`, "invalid");
     const active = activeTree(env.root);
     const next = readGeneration(env.root, target);
     const plan = computePlan(active.tree, next);
@@ -344,7 +343,7 @@ function refuseShadowing(root: string, files: OutputFile[]): void {
       if (existsSync(join(root, dir, svc))) clashes.push(`${svc} (/${dir}/${svc})`);
     }
   }
-  if (clashes.length) throw new ApplyError(`refusing to shadow the system's own units: ${clashes.join(", ")} — rename the app or container`, 2);
+  if (clashes.length) throw new ApplyError(`refusing to shadow the system's own units: ${clashes.join(", ")} — rename the app or container`, "invalid");
 }
 
 function inputFingerprint(inputs: Inputs): string | undefined {

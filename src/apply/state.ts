@@ -7,6 +7,7 @@ import { closeSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdir
 import { createHash } from "node:crypto";
 import { dirname, join, relative } from "node:path";
 import { cmp } from "../manifest/diagnostics.js";
+import { Failure } from "../outcome.js";
 import { UNIT_DIR, CONFIG_ROOT, type OutputFile } from "../lower/lower.js";
 import { CONTAINERS_CONF_DROPIN } from "../configs/derive.js";
 import { SYSTEM_UNIT_DIR, SYSTEM_UNIT_WANTS } from "../lower/system-units.js";
@@ -31,7 +32,11 @@ export interface GenMeta {
   fingerprint?: string;
 }
 
-export class StateError extends Error {}
+export class StateError extends Failure {
+  constructor(message: string) {
+    super("failed", message);
+  }
+}
 
 export function statePaths(root: string) {
   const state = join(root, STATE_REL);
@@ -337,7 +342,11 @@ export function prune(root: string, keep: number, protect: Set<number>, dryRun =
   return removed;
 }
 
-export class LockTimeout extends Error {}
+export class LockTimeout extends Failure {
+  constructor(message: string) {
+    super("locked", message);
+  }
+}
 
 /** A lock file holding the owner's pid; a dead owner's lock is taken over. */
 export async function acquireLock(root: string, timeoutMs: number, onWait: (pid: number) => void): Promise<() => void> {

@@ -2,10 +2,15 @@
 // caller's umask never decides), never through a symlink we did not create.
 import { chmodSync, closeSync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, rmdirSync, writeSync, constants } from "node:fs";
 import { dirname, join } from "node:path";
+import { Failure } from "../outcome.js";
 import type { Change } from "../plan/tree.js";
 import { asBuffer } from "../plan/tree.js";
 
-export class WriteError extends Error {}
+export class WriteError extends Failure {
+  constructor(message: string) {
+    super("failed", message);
+  }
+}
 
 /**
  * Refuse if any existing component between root and path is a symlink.

@@ -4,10 +4,9 @@ import { UserError } from "../manifest/diagnostics.js";
 import { parseVersion } from "../lower/versions.js";
 import { NODE } from "../lower/system-units.js";
 import { defaultAdapter } from "../apply/adapter.js";
-import { apply, rollback, reconcile, describeGenerations, ApplyError, DEFAULT_KEEP, type Env, type ApplyResult } from "../apply/apply.js";
-import { LockTimeout, StateError } from "../apply/state.js";
-import { WriteError } from "../apply/write.js";
-import { EXIT, Exit, out, err, reportDiagnostics } from "./io.js";
+import { apply, rollback, reconcile, describeGenerations, DEFAULT_KEEP, type Env, type ApplyResult } from "../apply/apply.js";
+import { Failure } from "../outcome.js";
+import { out, err, reportDiagnostics } from "./io.js";
 import { progress } from "./progress.js";
 
 export interface NodeOpts {
@@ -30,17 +29,15 @@ export function nodeEnv(o: NodeOpts): Env {
   };
 }
 
-/** Map the apply layer's failures to exit codes; anything else is a bug. */
+/** The apply layer's failures keep their kind and get the CLI's "error: " prefix; anything else is a bug. */
 export async function guarded<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
     if (e instanceof UserError) reportDiagnostics(e.diagnostics);
-    if (e instanceof LockTimeout) throw new Exit(EXIT.locked, `error: ${e.message}`);
-    if (e instanceof ApplyError) throw new Exit(e.code, `error: ${e.message}`);
-    if (e instanceof StateError || e instanceof WriteError) throw new Exit(EXIT.failed, `error: ${e.message}`);
+    if (e instanceof Failure) throw new Failure(e.kind, `error: ${e.message}`);
     const code = (e as NodeJS.ErrnoException).code;
-    if (code && /^E[A-Z]+$/.test(code)) throw new Exit(EXIT.failed, `error: ${(e as Error).message} — nothing switched unless a "switched to generation" line was printed`);
+    if (code && /^E[A-Z]+$/.test(code)) throw new Failure("failed", `error: ${(e as Error).message} — nothing switched unless a "switched to generation" line was printed`);
     throw e;
   }
 }
@@ -65,16 +62,16 @@ function finish(r: ApplyResult, json: boolean | undefined): void {
   }
   if (r.failures.length > 0) {
     err(`error: ${r.failures.length} unit${r.failures.length > 1 ? "s" : ""} failed: ${r.failures.map((f) => f.unit).join(", ")} (generation ${r.generation} stays current)`);
-    throw new Exit(EXIT.failed);
+    throw new Failure("failed");
   }
 }
 
 export async function applyCmd(o: NodeOpts & { manifests: string; select?: string; secrets?: string; podmanVersion?: string; dryRun?: boolean; keep?: string }): Promise<void> {
   const env = nodeEnv(o);
   const podman = o.podmanVersion ? parseVersion(o.podmanVersion) : undefined;
-  if (o.podmanVersion && !podman) throw new Exit(EXIT.invalid, `--podman-version: expected X.Y, got "${o.podmanVersion}"`);
+  if (o.podmanVersion && !podman) throw new Failure("invalid", `--podman-version: expected X.Y, got "${o.podmanVersion}"`);
   const keep = o.keep ? Number(o.keep) : DEFAULT_KEEP;
-  if (!Number.isInteger(keep) || keep < 1) throw new Exit(EXIT.invalid, `--keep: expected a positive integer, got "${o.keep}"`);
+  if (!Number.isInteger(keep) || keep < 1) throw new Failure("invalid", `--keep: expected a positive integer, got "${o.keep}"`);
   const inputs = { manifests: o.manifests, select: o.select, secrets: o.secrets ?? join(env.root, NODE.secrets), podman: o.podmanVersion, keep };
   const r = await guarded(() => apply(env, inputs, { dryRun: o.dryRun, podman }));
   finish(r, o.json);
@@ -82,7 +79,7 @@ export async function applyCmd(o: NodeOpts & { manifests: string; select?: strin
 
 export async function rollbackCmd(o: NodeOpts & { to?: string }): Promise<void> {
   const to = o.to !== undefined ? Number(o.to) : undefined;
-  if (o.to !== undefined && !Number.isInteger(to)) throw new Exit(EXIT.invalid, `--to: expected a generation id, got "${o.to}"`);
+  if (o.to !== undefined && !Number.isInteger(to)) throw new Failure("invalid", `--to: expected a generation id, got "${o.to}"`);
   const r = await guarded(() => rollback(nodeEnv(o), to));
   finish(r, o.json);
 }

@@ -7,7 +7,8 @@ import { compareTree, readTree, redact, type Change } from "../plan/tree.js";
 import { applyChanges, WriteError } from "../apply/write.js";
 import { ReviewSecrets, SecretStore, type SecretSource } from "../configs/secrets.js";
 import { parseVersion } from "../lower/versions.js";
-import { EXIT, Exit, out, err, reportDiagnostics } from "./io.js";
+import { Failure } from "../outcome.js";
+import { out, err, reportDiagnostics } from "./io.js";
 
 export interface CommonOpts {
   manifests: string;
@@ -25,14 +26,14 @@ export function compileOrExit(o: CommonOpts, secrets = secretSource(o.secrets)) 
   let podman;
   if (o.podmanVersion) {
     podman = parseVersion(o.podmanVersion);
-    if (!podman) throw new Exit(EXIT.invalid, `--podman-version: expected X.Y, got "${o.podmanVersion}"`);
+    if (!podman) throw new Failure("invalid", `--podman-version: expected X.Y, got "${o.podmanVersion}"`);
   }
   const opts: CompileOptions = { manifests: o.manifests, select: o.select, podman, secrets };
   const r = compile(opts);
   if (r.diagnostics.length > 0) {
     if (o.json) {
       out(JSON.stringify({ ok: false, diagnostics: r.diagnostics }, null, 2));
-      throw new Exit(EXIT.invalid);
+      throw new Failure("invalid");
     }
     reportDiagnostics(r.diagnostics);
   }
@@ -59,14 +60,15 @@ export function generate(o: CommonOpts & { out: string }): void {
     mkdirSync(o.out, { recursive: true });
     if (created) chmodSync(o.out, 0o755); // the caller's umask never decides
     const st = statSync(o.out);
-    if (!st.isDirectory()) throw new Exit(EXIT.invalid, `--out ${o.out} is not a directory`);
+    if (!st.isDirectory()) throw new Failure("invalid", `--out ${o.out} is not a directory`);
     if (r.secrets instanceof SecretStore) r.secrets.persist();
     applyChanges(o.out, changes);
   } catch (e) {
-    if (e instanceof Exit) throw e;
+    // A symlink in --out that we did not create: the request is at fault, not the system.
+    if (e instanceof WriteError) throw new Failure("invalid", `error: ${e.message}`);
+    if (e instanceof Failure) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    if (e instanceof WriteError) throw new Exit(EXIT.invalid, `error: ${e.message}`);
-    if (code) throw new Exit(EXIT.failed, `error: cannot write ${o.out}: ${code} (${(e as Error).message.replace(/^[A-Z]+: /, "")})`);
+    if (code) throw new Failure("failed", `error: cannot write ${o.out}: ${code} (${(e as Error).message.replace(/^[A-Z]+: /, "")})`);
     throw e;
   }
   const n = changes.length;
@@ -91,7 +93,7 @@ export function check(o: CommonOpts & { out: string }): void {
   if (o.json) {
     out(JSON.stringify({ ok: changes.length === 0, drift: changes.map((c) => ({ path: c.path, kind: c.kind })) }, null, 2));
   } else for (const c of changes) err(`drift: ${describeChange(c)}`);
-  if (changes.length > 0) throw new Exit(EXIT.drift);
+  if (changes.length > 0) throw new Failure("findings");
 }
 
 /** Whether diff output is coloured: --color / --no-color, else only on a terminal, never under journald, NO_COLOR or TERM=dumb. */
@@ -143,7 +145,7 @@ export async function diff(o: CommonOpts & { against: string; color?: boolean })
       out(color ? colorize(text) : text);
     }
   }
-  if (changes.length > 0) throw new Exit(EXIT.drift);
+  if (changes.length > 0) throw new Failure("findings");
 }
 
 function colorize(patch: string): string {

@@ -2,7 +2,8 @@
 // itself (commands, nested subcommands, options, option values), so it can never
 // fall behind the CLI.
 import { Command, type Option } from "commander";
-import { EXIT, Exit, out } from "./io.js";
+import { Failure } from "../outcome.js";
+import { out } from "./io.js";
 
 interface Node {
   path: string;
@@ -136,7 +137,7 @@ complete -F ${fn} ${name}
 }
 
 export async function completionCmd(shell: string): Promise<void> {
-  if (shell !== "bash") throw new Exit(EXIT.invalid, `completion: only bash is supported, got "${shell}"`);
+  if (shell !== "bash") throw new Failure("invalid", `completion: only bash is supported, got "${shell}"`);
   const { buildProgram } = await import("./main.js");
   out(bashCompletion(buildProgram()));
 }

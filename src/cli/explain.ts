@@ -14,7 +14,8 @@ import { execArgv } from "../unit/exec.js";
 import { quadletBin, quadletDryRun } from "../unit/quadlet.js";
 import { unitValues } from "../unit/unitfile.js";
 import { compileOrExit, type CommonOpts } from "./compile-cmds.js";
-import { EXIT, Exit, err, out } from "./io.js";
+import { Failure } from "../outcome.js";
+import { err, out } from "./io.js";
 
 export interface ExplainOpts extends CommonOpts {
   quadlet?: string;
@@ -68,7 +69,7 @@ export async function explainCmd(app: string, o: ExplainOpts, adapter: SystemAda
   if (report.quadlet.status !== "ok") err(`warning: ${report.quadlet.message}`);
   if (o.json) out(JSON.stringify(report, null, 2));
   else out(formatExplain(report));
-  if (report.quadlet.status === "failed") throw new Exit(EXIT.failed);
+  if (report.quadlet.status === "failed") throw new Failure("failed");
 }
 
 export async function explain(
@@ -82,7 +83,7 @@ export async function explain(
   const loaded = g.apps.find((a) => a.app.id === appId);
   if (!loaded) {
     const known = g.apps.map((a) => a.app.id).join(", ");
-    throw new Exit(EXIT.invalid, `error: no app "${appId}" ${o.select ? `in the selection ${o.select}` : "in the catalog"} (known: ${known})`);
+    throw new Failure("invalid", `error: no app "${appId}" ${o.select ? `in the selection ${o.select}` : "in the catalog"} (known: ${known})`);
   }
   const app = loaded.app;
   const nodes = g.containers.filter((n) => n.app.id === appId).sort((a, b) => cmp(a.name, b.name));

@@ -6,7 +6,8 @@ import { cmp } from "../manifest/diagnostics.js";
 import { NETWORK, buildUnitName } from "../lower/lower.js";
 import type { Graph } from "../graph/graph.js";
 import { compileOrExit, type CommonOpts } from "./compile-cmds.js";
-import { EXIT, Exit, out } from "./io.js";
+import { Failure } from "../outcome.js";
+import { out } from "./io.js";
 
 export const GRAPH_FORMATS = ["mermaid", "dot"] as const;
 export type GraphFormat = (typeof GRAPH_FORMATS)[number];
@@ -112,7 +113,7 @@ export function toDot(m: GraphModel): string {
 
 export function graphCmd(o: CommonOpts & { format?: string }): void {
   const format = (o.format ?? "mermaid") as GraphFormat;
-  if (!GRAPH_FORMATS.includes(format)) throw new Exit(EXIT.invalid, `--format: expected ${GRAPH_FORMATS.join(" or ")}, got "${o.format}"`);
+  if (!GRAPH_FORMATS.includes(format)) throw new Failure("invalid", `--format: expected ${GRAPH_FORMATS.join(" or ")}, got "${o.format}"`);
   const r = compileOrExit(o);
   const m = graphModel(r.graph!);
   out(format === "dot" ? toDot(m) : toMermaid(m));

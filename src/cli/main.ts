@@ -1,7 +1,22 @@
-// The CLI entry: parse arguments, lazily load the command, map every outcome to
-// an exit code. The only place that touches process.exitCode.
+// The CLI entry: parse arguments, load the command, map every outcome to an
+// exit code (EXIT_CODES, the one map; README "Exit codes" lists it). run.ts hands
+// the number to Node.
 import { Argument, Command, CommanderError, Option } from "commander";
-import { EXIT, Exit, err } from "./io.js";
+import { Failure, type Outcome } from "../outcome.js";
+import { err } from "./io.js";
+
+/** Every code the program returns. knip-style: 0 clean, 1 findings, 2 invalid input; then ours. */
+export const EXIT_CODES: Readonly<Record<Outcome | "internal", number>> = {
+  ok: 0,
+  findings: 1,
+  "rolled-back": 1,
+  invalid: 2,
+  failed: 3,
+  manual: 3,
+  locked: 4,
+  // A bug (an exception nobody expected): BSD sysexits' EX_SOFTWARE.
+  internal: 70,
+};
 
 const examples = (lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`;
 
@@ -133,17 +148,17 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: "user" });
-    return EXIT.ok;
+    return EXIT_CODES.ok;
   } catch (e) {
-    if (e instanceof Exit) {
+    if (e instanceof Failure) {
       if (e.message) err(e.message);
-      return e.code;
+      return EXIT_CODES[e.kind];
     }
     if (e instanceof CommanderError) {
-      if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return EXIT.ok;
-      return EXIT.invalid;
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return EXIT_CODES.ok;
+      return EXIT_CODES.invalid;
     }
     err(`archy-quadlet: internal error: ${(e as Error).stack ?? String(e)}`);
-    return 70;
+    return EXIT_CODES.internal;
   }
 }

@@ -8,7 +8,8 @@ import { currentId, genDir, readMeta, type GenMeta } from "../apply/state.js";
 import { readMarker, type Marker } from "../hooks/ota.js";
 import { UNIT_DIR } from "../lower/lower.js";
 import { cmp } from "../manifest/diagnostics.js";
-import { EXIT, Exit, out } from "./io.js";
+import { Failure } from "../outcome.js";
+import { out } from "./io.js";
 
 export type Health = "healthy" | "unhealthy" | "starting" | "none" | "unknown";
 /** ok: running (and healthy if it has a check); starting: running, health check not passed yet; down: anything else. */
@@ -243,5 +244,5 @@ export async function statusCmd(o: { root: string; json?: boolean }, adapter: Sy
   const r = await nodeStatus(o.root, adapter);
   if (o.json) out(JSON.stringify(r, null, 2));
   else out(formatStatus(r));
-  if (!r.ok) throw new Exit(EXIT.drift);
+  if (!r.ok) throw new Failure("findings");
 }

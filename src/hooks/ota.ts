@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { statePaths, currentId, readMeta, writeMeta, prune, readGeneration, listGenerations } from "../apply/state.js";
 import { rollback, DEFAULT_KEEP, loadInputs, type Env } from "../apply/apply.js";
 import { serviceOf } from "../apply/plan.js";
+import type { Outcome } from "../outcome.js";
 import type { OtaConfig } from "./config.js";
 import { probeOnce, type ProbeResult } from "./probe.js";
 
@@ -19,7 +20,8 @@ export interface Marker {
   evidence?: string;
 }
 
-export const EXIT_OTA = { good: 0, rolledBack: 1, manual: 3 } as const;
+/** How a verification ends: the release is good, it was rolled back, or a person must look. */
+export type VerifyOutcome = Extract<Outcome, "ok" | "rolled-back" | "manual">;
 
 const markerPath = (root: string) => join(statePaths(root).ota, "pending.json");
 const historyPath = (root: string) => join(statePaths(root).ota, "history.jsonl");
@@ -128,11 +130,11 @@ function markGood(env: Env, marker: Marker | undefined): void {
   if (cur !== undefined) prune(env.root, keep, new Set([cur]));
 }
 
-export async function verify(env: Env, cfg: OtaConfig): Promise<number> {
+export async function verify(env: Env, cfg: OtaConfig): Promise<VerifyOutcome> {
   const read = readMarker(env.root);
   if (read.kind === "none") {
     env.log("ota: no pending verification");
-    return EXIT_OTA.good;
+    return "ok";
   }
   let marker: Marker;
   if (read.kind === "corrupt") {
@@ -150,17 +152,17 @@ export async function verify(env: Env, cfg: OtaConfig): Promise<number> {
     markGood(env, marker);
     record(env.root, { release: marker.release, result: marker.rolledBack ? "healthy after rollback" : "good", evidence: result.evidence });
     env.log(marker.rolledBack ? `ota: healthy again after rollback of ${marker.release}` : `ota: release ${marker.release} verified good`);
-    return marker.rolledBack ? EXIT_OTA.rolledBack : EXIT_OTA.good;
+    return marker.rolledBack ? "rolled-back" : "ok";
   }
   if (marker.rolledBack) {
     record(env.root, { release: marker.release, result: "manual intervention needed", evidence: result.evidence });
     env.log(`ota: still failing after a rollback (${result.evidence}): manual intervention needed; changing nothing more`);
-    return EXIT_OTA.manual;
+    return "manual";
   }
   return fallBack(env, cfg, marker, result.evidence, false);
 }
 
-async function fallBack(env: Env, cfg: OtaConfig, marker: Marker, evidence: string, anyEarlier: boolean): Promise<number> {
+async function fallBack(env: Env, cfg: OtaConfig, marker: Marker, evidence: string, anyEarlier: boolean): Promise<VerifyOutcome> {
   const cur = currentId(env.root);
   const target = anyEarlier ? undefined : marker.fallback ?? undefined;
   const canSwitch = anyEarlier
@@ -170,7 +172,7 @@ async function fallBack(env: Env, cfg: OtaConfig, marker: Marker, evidence: stri
     writeMarker(env.root, { ...marker, rolledBack: true, evidence });
     record(env.root, { release: marker.release, result: "manual intervention needed", evidence: `${evidence}; nothing to roll back to` });
     env.log(`ota: release ${marker.release} failed (${evidence}) and there is nothing to roll back to: manual intervention needed`);
-    return EXIT_OTA.manual;
+    return "manual";
   }
   // Arm the loop guard before touching anything: a crash from here on never rolls back twice.
   writeMarker(env.root, { ...marker, rolledBack: true, evidence });
@@ -191,8 +193,8 @@ async function fallBack(env: Env, cfg: OtaConfig, marker: Marker, evidence: stri
   if (after.ok) {
     rmSync(markerPath(env.root), { force: true });
     env.log(`ota: rolled back; healthy again (${after.evidence})`);
-    return EXIT_OTA.rolledBack;
+    return "rolled-back";
   }
   env.log(`ota: still failing after rollback (${after.evidence}): manual intervention needed; changing nothing more`);
-  return EXIT_OTA.manual;
+  return "manual";
 }

@@ -1,5 +1,7 @@
 // Compiler-style diagnostics: every user mistake is collected, never thrown,
 // and printed as `file:line:col: error: path: message`.
+import { Failure } from "../outcome.js";
+
 export interface Diagnostic {
   file: string;
   line?: number;
@@ -34,9 +36,9 @@ export function cmp(a: string, b: string): number {
 }
 
 /** Thrown only to carry diagnostics up to the CLI; never escapes as a stack trace. */
-export class UserError extends Error {
+export class UserError extends Failure {
   constructor(readonly diagnostics: Diagnostic[]) {
-    super(diagnostics.map(formatDiagnostic).join("\n"));
+    super("invalid", diagnostics.map(formatDiagnostic).join("\n"));
   }
 }
 

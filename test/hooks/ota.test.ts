@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { applyFixture, makeEnv } from "./helpers.js";
-import { prepare, verify, readMarker, EXIT_OTA } from "../../src/hooks/ota.js";
+import { prepare, verify, readMarker } from "../../src/hooks/ota.js";
 import { otaConfigSchema, loadOtaConfig, type OtaConfig } from "../../src/hooks/config.js";
 import { currentId, readMeta, statePaths } from "../../src/apply/state.js";
 import { UserError } from "../../src/manifest/diagnostics.js";
@@ -66,7 +66,7 @@ describe("ota verify", () => {
     const t = await nodeAfterUpdate();
     expect(readMeta(t.root, 2)?.state).toBe("pending");
     const code = await verify(t.env, cfg({ probe: { url: httpsUrl, expect_status: 200, request_timeout: 1000 } }));
-    expect(code).toBe(EXIT_OTA.good);
+    expect(code).toBe("ok");
     expect(readMarker(t.root).kind).toBe("none");
     expect(readMeta(t.root, 2)?.state).toBe("good");
     expect(currentId(t.root)).toBe(2);
@@ -85,7 +85,7 @@ describe("ota verify", () => {
       return restore(cmd, args, o);
     };
     const code = await verify(t.env, c);
-    expect(code).toBe(EXIT_OTA.rolledBack);
+    expect(code).toBe("rolled-back");
     expect(currentId(t.root)).toBe(1);
     expect(readMeta(t.root, 2)?.state).toBe("failed");
     expect(readMeta(t.root, 2)?.note).toMatch(/answered 500/);
@@ -105,7 +105,7 @@ describe("ota verify", () => {
     const started = Date.now();
     const code = await verify(t.env, cfg({ window: 800 }));
     // Hangs during the first window and after the rollback: manual intervention, but exactly one rollback.
-    expect(code).toBe(EXIT_OTA.manual);
+    expect(code).toBe("manual");
     expect(Date.now() - started).toBeLessThan(5000);
     expect(currentId(t.root)).toBe(1);
     expect(t.lines.some((l) => /did not answer within/.test(l))).toBe(true);
@@ -114,13 +114,13 @@ describe("ota verify", () => {
   it("does not loop: a second failing verify after a rollback changes nothing", async () => {
     const t = await nodeAfterUpdate();
     mode = "500";
-    expect(await verify(t.env, cfg())).toBe(EXIT_OTA.manual);
+    expect(await verify(t.env, cfg())).toBe("manual");
     expect(currentId(t.root)).toBe(1);
     const m = readMarker(t.root);
     expect(m.kind === "ok" && m.marker.rolledBack).toBe(true);
     t.adapter.calls.length = 0;
     const before = readFileSync(join(statePaths(t.root).state, "current").replace(/current$/, "generations/1/meta.json"), "utf8");
-    expect(await verify(t.env, cfg())).toBe(EXIT_OTA.manual);
+    expect(await verify(t.env, cfg())).toBe("manual");
     expect(currentId(t.root)).toBe(1);
     expect(t.adapter.calls).toEqual([]);
     expect(readFileSync(join(statePaths(t.root).gens, "1", "meta.json"), "utf8")).toBe(before);
@@ -134,7 +134,7 @@ describe("ota verify", () => {
     prepare(t.env, "first");
     t.adapter.calls.length = 0;
     mode = "500";
-    expect(await verify(t.env, cfg())).toBe(EXIT_OTA.manual);
+    expect(await verify(t.env, cfg())).toBe("manual");
     expect(currentId(t.root)).toBe(1);
     expect(t.adapter.calls).toEqual([]);
     expect(t.lines.join("\n")).toMatch(/nothing to roll back to: manual intervention needed/);
@@ -145,7 +145,7 @@ describe("ota verify", () => {
     writeFileSync(join(statePaths(t.root).ota, "pending.json"), "{not json");
     t.lines.length = 0;
     const code = await verify(t.env, cfg());
-    expect(code).toBe(EXIT_OTA.rolledBack);
+    expect(code).toBe("rolled-back");
     expect(currentId(t.root)).toBe(1);
     expect(t.lines[0]).toMatch(/marker .* is not a valid marker.*treating it as a failed verification/);
   });
@@ -153,21 +153,21 @@ describe("ota verify", () => {
   it("with no marker does nothing", async () => {
     const t = makeEnv();
     cleanups.push(t.cleanup);
-    expect(await verify(t.env, cfg())).toBe(EXIT_OTA.good);
+    expect(await verify(t.env, cfg())).toBe("ok");
     expect(t.lines).toEqual(["ota: no pending verification"]);
   });
 
   it("a refused connection is retried until the deadline", async () => {
     const t = await nodeAfterUpdate();
     const code = await verify(t.env, cfg({ probe: { url: "http://127.0.0.1:9/", expect_status: 200, request_timeout: 200 }, window: 500 }));
-    expect(code).toBe(EXIT_OTA.manual);
+    expect(code).toBe("manual");
     expect(t.lines.filter((l) => /ECONNREFUSED/.test(l)).length).toBeGreaterThan(2);
   });
 
   it("checks services when configured", async () => {
     const t = await nodeAfterUpdate([(c) => (c.args[0] === "is-active" ? { code: 3, stdout: "failed\n", stderr: "" } : undefined)]);
     const code = await verify(t.env, cfg({ check_services: true, window: 300 }));
-    expect(code).toBe(EXIT_OTA.manual);
+    expect(code).toBe("manual");
     expect(t.lines.join("\n")).toMatch(/db.service is failed/);
   });
 });

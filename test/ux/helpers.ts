@@ -9,7 +9,8 @@ import { compile } from "../../src/plan/compile.js";
 import { ReviewSecrets } from "../../src/configs/secrets.js";
 import { ensureStableLinks, statePaths, switchCurrent, writeGeneration, ensureStateDir, treeHash, toTree, type GenMeta } from "../../src/apply/state.js";
 import { RecordingAdapter, type RecordedCall, type RunResult } from "../../src/apply/adapter.js";
-import { Exit } from "../../src/cli/io.js";
+import { Failure } from "../../src/outcome.js";
+import { EXIT_CODES } from "../../src/cli/main.js";
 import { REPO } from "../helpers/quadlet.js";
 
 export { REPO };
@@ -36,7 +37,7 @@ export interface Captured {
   stderr: string;
 }
 
-/** Run a command function with stdout/stderr captured, mapping Exit like main() does. */
+/** Run a command function with stdout/stderr captured, mapping a Failure to its code like main() does. */
 export async function capture(fn: () => unknown): Promise<Captured> {
   let stdout = "";
   let stderr = "";
@@ -46,9 +47,9 @@ export async function capture(fn: () => unknown): Promise<Captured> {
     await fn();
     return { code: 0, stdout, stderr };
   } catch (x) {
-    if (x instanceof Exit) {
+    if (x instanceof Failure) {
       if (x.message) stderr += `${x.message}\n`;
-      return { code: x.code, stdout, stderr };
+      return { code: EXIT_CODES[x.kind], stdout, stderr };
     }
     throw x;
   } finally {
