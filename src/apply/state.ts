@@ -1,9 +1,18 @@
-// The state dir archy-quadlet owns on a node:
-//   var/lib/archy-quadlet/generations/<n>/   complete trees (+ meta.json)
-//   var/lib/archy-quadlet/current -> generations/<n>   (switched by one rename)
+// What archy-quadlet owns on a node:
+//   var/lib/archy-quadlet/generations/<n>/   complete trees (+ meta.json): history, rollback targets
+//   var/lib/archy-quadlet/current -> generations/<n>   (bookkeeping; follows the switch below)
 //   var/lib/archy-quadlet/lock, inputs.json, ota/
-// and the stable links through which the active generation is seen.
-import { closeSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync, constants, chmodSync } from "node:fs";
+//   etc/archy-quadlet/active/<n>/            the active generation's tree, materialised as real files
+//   etc/archy-quadlet/active/current -> <n>  THE switch: one rename; what the node runs
+// and the stable links (etc/containers/systemd/archy, etc/archy, the archy-quadlet-* units, …)
+// through etc/archy-quadlet/active/current.
+//
+// Why the active tree lives under /etc: the quadlet generator and PID 1 read unit files
+// before local-fs.target, i.e. before a separately mounted /var (or /var/lib/archy-quadlet)
+// exists. Everything they read at boot must be on the root file system, so the active tree
+// is copied there (every file and directory fsynced) before the switch; generations, OTA
+// state and the lock stay in /var/lib/archy-quadlet, which is only used at run time.
+import { closeSync, existsSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync, constants, chmodSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { dirname, join, relative } from "node:path";
 import { cmp } from "../manifest/diagnostics.js";
@@ -16,6 +25,8 @@ import type { Tree } from "./plan.js";
 import { tick } from "./fsops.js";
 
 export const STATE_REL = "var/lib/archy-quadlet";
+/** The materialised active tree, on the root file system (see the header). */
+export const ACTIVE_REL = "etc/archy-quadlet/active";
 
 export type GenState = "good" | "pending" | "failed" | "applied";
 
@@ -85,14 +96,37 @@ export function treeHash(files: Iterable<[string, { content: Buffer | string | U
   return h.digest("hex");
 }
 
-export function currentId(root: string): number | undefined {
+export function activePaths(root: string) {
+  const dir = join(root, ACTIVE_REL);
+  return { dir, current: join(dir, "current") };
+}
+
+function linkedId(link: string, re: RegExp): number | undefined | null {
+  let target: string;
   try {
-    const target = readlinkSync(statePaths(root).current);
-    const m = /generations\/(\d+)$/.exec(target);
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
+    target = readlinkSync(link);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ENOENT" ? null : undefined;
   }
+  const m = re.exec(target);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The generation the node runs: etc/archy-quadlet/active/current (null: no such link). */
+function activeLinkId(root: string): number | undefined | null {
+  return linkedId(activePaths(root).current, /^(\d+)$/);
+}
+
+/**
+ * The current generation: the one whose tree is active under /etc. A node still on the
+ * layout before that (links straight into /var/lib/archy-quadlet/current) has no
+ * active/current link yet: there the state dir's `current` is the truth until the next
+ * apply migrates it.
+ */
+export function currentId(root: string): number | undefined {
+  const a = activeLinkId(root);
+  if (a !== null) return a;
+  return linkedId(statePaths(root).current, /generations\/(\d+)$/) ?? undefined;
 }
 
 export function genDir(root: string, id: number): string {
@@ -135,7 +169,24 @@ export function listGenerations(root: string): GenMeta[] {
 
 /** Read a generation's tree (everything but meta.json). */
 export function readGeneration(root: string, id: number): Tree {
-  const base = genDir(root, id);
+  return readTreeAt(genDir(root, id));
+}
+
+/**
+ * The tree the node runs, as it is on disk now (hand edits included): the materialised
+ * copy under /etc; on a node not migrated yet, the current generation itself.
+ */
+export function readActiveTree(root: string): Tree {
+  const a = activeLinkId(root);
+  if (a === null) {
+    const id = currentId(root);
+    return id !== undefined && existsSync(genDir(root, id)) ? readGeneration(root, id) : new Map();
+  }
+  const dir = a === undefined ? undefined : join(activePaths(root).dir, String(a));
+  return dir && existsSync(dir) ? readTreeAt(dir) : new Map();
+}
+
+function readTreeAt(base: string): Tree {
   const tree: Tree = new Map();
   const walk = (rel: string) => {
     for (const e of readdirSync(join(base, rel), { withFileTypes: true })) {
@@ -176,13 +227,31 @@ export function garbage(root: string): string[] {
     const lockTemp = /^lock\.(?:stale-)?(\d+)$/.exec(n);
     if (n.startsWith("current.tmp") || (lockTemp && !alive(Number(lockTemp[1])))) out.push(join(state, n));
   }
+  out.push(...activeGarbage(root));
   return out;
+}
+
+/**
+ * Everything in etc/archy-quadlet/active but `current` and the tree it names: copies being
+ * built or discarded (.tmp-*, .old-*), a copy made but never switched to, a temp link,
+ * and the trees switched away from.
+ */
+function activeGarbage(root: string): string[] {
+  const { dir } = activePaths(root);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const cur = activeLinkId(root);
+  return names.filter((n) => n !== "current" && n !== String(cur)).map((n) => join(dir, n));
 }
 
 /** Remove half-built generations left by a crash. */
 export function collectGarbage(root: string): string[] {
   const removed = garbage(root);
-  for (const p of removed) rmSync(p, { recursive: true, force: true });
+  for (const p of removed) discard(p);
   return removed.map((p) => p.slice(p.lastIndexOf("/") + 1));
 }
 
@@ -225,7 +294,7 @@ export function writeGeneration(root: string, id: number, files: OutputFile[], m
   fsyncPath(gens);
 }
 
-function buildGeneration(tmp: string, files: OutputFile[], meta: GenMeta): void {
+function buildGeneration(tmp: string, files: OutputFile[], meta?: GenMeta): void {
   mkdirSync(tmp, { mode: 0o755 });
   chmodSync(tmp, 0o755); // umask must not decide (077 would hide the whole generation)
   tick();
@@ -241,21 +310,110 @@ function buildGeneration(tmp: string, files: OutputFile[], meta: GenMeta): void 
     }
     writeSynced(abs, asBuffer(f.content), f.mode);
   }
-  writeSynced(join(tmp, "meta.json"), JSON.stringify(meta, null, 2) + "\n", 0o644);
+  if (meta) writeSynced(join(tmp, "meta.json"), JSON.stringify(meta, null, 2) + "\n", 0o644);
   for (const d of [...dirs].sort().reverse()) fsyncPath(d);
   fsyncPath(tmp);
 }
 
-/** The one atomic step: point `current` at generation id. */
-export function switchCurrent(root: string, id: number): void {
-  const { state, current } = statePaths(root);
-  const tmp = join(state, `current.tmp-${process.pid}`);
+/**
+ * Remove a tree or file; a directory is renamed to .old-* first (a crash mid-delete never
+ * leaves a tree that looks complete), then deleted.
+ */
+function discard(p: string): void {
+  const st = lstatSync(p, { throwIfNoEntry: false });
+  if (!st) return;
+  const base = p.slice(p.lastIndexOf("/") + 1);
+  if (st.isDirectory() && !base.startsWith(".")) {
+    const doomed = join(dirname(p), `.old-${base}-${process.pid}`);
+    renameSync(p, doomed);
+    tick();
+    p = doomed;
+  }
+  rmSync(p, { recursive: true, force: true });
+}
+
+/** etc/archy-quadlet/active as real directories: never through a symlink we did not make. */
+export function ensureActiveDir(root: string): void {
+  const parts = ACTIVE_REL.split("/");
+  for (let i = 1; i <= parts.length; i++) {
+    const d = join(root, ...parts.slice(0, i));
+    let made = false;
+    try {
+      mkdirSync(d, { mode: 0o755 });
+      made = true;
+      tick();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    const st = lstatSync(d);
+    if (st.isSymbolicLink()) throw new StateError(`refusing to write through symlink ${d} (archy-quadlet did not create it)`);
+    if (!st.isDirectory()) throw new StateError(`cannot use ${d}: it exists and is not a directory`);
+    if (made) chmodSync(d, 0o755);
+  }
+}
+
+/**
+ * Copy generation id to etc/archy-quadlet/active/<id> (temp dir, every file and directory
+ * fsynced, one rename). A copy of the tree the node runs now is left alone; any other
+ * existing copy of that id (left by a crash) is rebuilt.
+ */
+function materialise(root: string, id: number): void {
+  ensureActiveDir(root);
+  const { dir } = activePaths(root);
+  const dest = join(dir, String(id));
+  if (existsSync(dest)) {
+    if (activeLinkId(root) === id) return;
+    discard(dest);
+  }
+  const files: OutputFile[] = [...readGeneration(root, id)].map(([path, f]) => ({ path, content: f.content, mode: f.mode }));
+  const tmp = join(dir, `.tmp-${id}-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  try {
+    buildGeneration(tmp, files);
+    renameSync(tmp, dest);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  tick();
+  fsyncPath(dir);
+}
+
+/** Point the symlink dir/name at target: a temp link, one rename, the directory fsynced. */
+function switchLink(dir: string, name: string, target: string): void {
+  const tmp = join(dir, `${name}.tmp-${process.pid}`);
   rmSync(tmp, { force: true });
-  symlinkSync(`generations/${id}`, tmp);
+  symlinkSync(target, tmp);
   tick();
-  renameSync(tmp, current);
+  renameSync(tmp, join(dir, name));
   tick();
-  fsyncPath(state);
+  fsyncPath(dir);
+}
+
+/**
+ * Make generation id the active one. Its tree is materialised under /etc first; then the
+ * one atomic step, the rename of etc/archy-quadlet/active/current; then the state dir's
+ * `current` follows and the tree switched away from is removed. A crash before the rename
+ * leaves the old tree active (the new copy is garbage); after it, the new one (the state
+ * link is brought in line by the next apply, which reads the truth under /etc).
+ */
+export function switchCurrent(root: string, id: number): void {
+  materialise(root, id);
+  switchLink(activePaths(root).dir, "current", String(id));
+  switchLink(statePaths(root).state, "current", `generations/${id}`);
+  for (const p of activeGarbage(root)) discard(p);
+}
+
+/** The state dir's `current` agrees with the active tree (after a crash right after the switch it may not). */
+export function stateLinkInLine(root: string): boolean {
+  const a = activeLinkId(root);
+  return a === null || a === undefined || linkedId(statePaths(root).current, /^generations\/(\d+)$/) === a;
+}
+
+/** Bring the state dir's `current` in line with the active tree. */
+export function alignStateLink(root: string): void {
+  const a = activeLinkId(root);
+  if (typeof a === "number" && !stateLinkInLine(root)) switchLink(statePaths(root).state, "current", `generations/${a}`);
 }
 
 /** Links from the target filesystem into `current`: path in root → path inside a generation. */
@@ -270,16 +428,22 @@ export function stableLinks(): { at: string; to: string }[] {
   return links.sort((a, b) => cmp(a.at, b.at));
 }
 
-function linkTarget(at: string, to: string): string {
+function linkTarget(at: string, to: string, base = ACTIVE_REL): string {
   // .wants links point at the unit next to them; the rest go through current, relatively,
   // so a tree under --root works the same as on /.
   if (to === "") return `../${at.slice(at.lastIndexOf("/") + 1)}`;
-  return relative(dirname(`/${at}`), `/${STATE_REL}/current/${to}`);
+  return relative(dirname(`/${at}`), `/${base}/current/${to}`);
 }
 
-/** Create missing stable links; refuse to replace anything that is not ours. Returns what it created. */
+/**
+ * Create missing stable links; refuse to replace anything that is not ours. Returns what it
+ * created. A link of the earlier layout (into /var/lib/archy-quadlet/current) is ours: it is
+ * replaced, atomically, after the tree it shows has been materialised under /etc, so the
+ * node sees the same files throughout.
+ */
 export function ensureStableLinks(root: string, dryRun = false): string[] {
   const made: string[] = [];
+  if (!dryRun) ensureActiveDir(root);
   for (const { at, to } of stableLinks()) {
     const abs = join(root, at);
     const want = linkTarget(at, to);
@@ -290,8 +454,25 @@ export function ensureStableLinks(root: string, dryRun = false): string[] {
       st = undefined;
     }
     if (st) {
-      if (st.isSymbolicLink() && readlinkSync(abs) === want) continue;
-      throw new StateError(`refusing to replace /${at}: it exists and was not created by archy-quadlet (move it away first)`);
+      const have = st.isSymbolicLink() ? readlinkSync(abs) : undefined;
+      if (have === want) continue;
+      if (to === "" || have !== linkTarget(at, to, STATE_REL)) {
+        throw new StateError(`refusing to replace /${at}: it exists and was not created by archy-quadlet (move it away first)`);
+      }
+      if (dryRun) {
+        made.push(at);
+        continue;
+      }
+      const cur = currentId(root);
+      if (activeLinkId(root) === null && cur !== undefined && existsSync(genDir(root, cur))) switchCurrent(root, cur);
+      const tmp = `${abs}.archy-tmp-${process.pid}`;
+      rmSync(tmp, { force: true });
+      symlinkSync(want, tmp);
+      tick();
+      renameSync(tmp, abs);
+      tick();
+      made.push(at);
+      continue;
     }
     if (dryRun) {
       made.push(at);

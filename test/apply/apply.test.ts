@@ -9,6 +9,7 @@ import { StateError, currentId, readMeta, treeHash, readGeneration } from "../..
 import {
   FIXTURES, STATE, activeView, cleanup, currentLink, edit, genFiles, genIds, inputs, logged, runCli, show, snapshot, testEnv, viewHash, workspace,
 } from "./helpers.js";
+import { ACTIVE } from "./layout.js";
 
 afterEach(cleanup);
 
@@ -41,12 +42,14 @@ describe("apply", () => {
     const meta = readMeta(ws.root, 1)!;
     expect(meta).toMatchObject({ id: 1, state: "good", manifestHash: expect.stringMatching(/^[0-9a-f]{16}$/) });
 
+    // Every link resolves through etc/archy-quadlet/active/current, on the root file system.
     const link = (p: string) => readlinkSync(join(ws.root, p));
-    expect(link(UNITS)).toBe(`../../../${STATE}/current/${UNITS}`);
-    expect(link("etc/archy")).toBe(`../${STATE}/current/etc/archy`);
-    expect(link("etc/containers/containers.conf.d/50-archy.conf")).toBe(`../../../${STATE}/current/etc/containers/containers.conf.d/50-archy.conf`);
+    expect(link(`${ACTIVE}/current`)).toBe("1");
+    expect(link(UNITS)).toBe(`../../archy-quadlet/active/current/${UNITS}`);
+    expect(link("etc/archy")).toBe("archy-quadlet/active/current/etc/archy");
+    expect(link("etc/containers/containers.conf.d/50-archy.conf")).toBe("../../archy-quadlet/active/current/etc/containers/containers.conf.d/50-archy.conf");
     for (const u of ["archy-quadlet-reconcile.timer", "archy-quadlet-reconcile.path", "archy-quadlet-reconcile.service", "archy-quadlet-ota-verify.service", "archy-quadlet-podman-heal.service"]) {
-      expect(link(`etc/systemd/system/${u}`)).toBe(`../../../${STATE}/current/etc/systemd/system/${u}`);
+      expect(link(`etc/systemd/system/${u}`)).toBe(`../../archy-quadlet/active/current/etc/systemd/system/${u}`);
     }
     expect(link("etc/systemd/system/timers.target.wants/archy-quadlet-reconcile.timer")).toBe("../archy-quadlet-reconcile.timer");
     expect(link("etc/systemd/system/paths.target.wants/archy-quadlet-reconcile.path")).toBe("../archy-quadlet-reconcile.path");

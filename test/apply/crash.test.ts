@@ -2,8 +2,10 @@
 // operation (ARCHY_QUADLET_CRASH_AFTER=N) at many points, and check that
 //  - the tree the system sees through the root's stable links is exactly the
 //    old or the new generation's tree, and `current` names a complete generation;
+//    no link resolves into /var (the boot-time view lives on the root file system);
 //  - a normal apply afterwards succeeds, collects what the crash left (no
-//    .tmp-*), leaves the new tree active, and makes every reload/restart the
+//    .tmp-*, no stray copy under etc/archy-quadlet/active, the state dir's `current`
+//    agreeing with the switch), leaves the new tree active, and makes every reload/restart the
 //    interrupted apply owed (none lost, even when the crash came after the switch).
 //
 // ARCHY_QUADLET_CRASH_POINTS (default 200) sets the number of crash points;
@@ -13,8 +15,9 @@ import { availableParallelism } from "node:os";
 import { cpSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { apply } from "../../src/apply/apply.js";
+import { ACTIVE, activeLink, linksIntoVar } from "./layout.js";
 import { currentId, listGenerations, readGeneration, readMeta, treeHash } from "../../src/apply/state.js";
-import { CLI, FIXTURES, STATE, cleanup, edit, logged, runCli, show, testEnv, viewHash, workspace, type Workspace } from "./helpers.js";
+import { CLI, FIXTURES, STATE, cleanup, currentLink, edit, logged, runCli, show, testEnv, viewHash, workspace, type Workspace } from "./helpers.js";
 
 const POINTS = Number(process.env.ARCHY_QUADLET_CRASH_POINTS ?? 200);
 const SEED = Number(process.env.ARCHY_QUADLET_CRASH_SEED ?? Date.now() % 2 ** 31);
@@ -140,6 +143,7 @@ describe("crash safety", () => {
       if (h === s.oldHash) seen.old++;
       else if (h === s.newHash) seen.new++;
       else return failures.push(`${where}: active tree is neither the old nor the new generation`);
+      if (linksIntoVar(root).length) return failures.push(`${where}: a stable link resolves into /var: ${linksIntoVar(root).join(", ")}`);
       const cur = currentId(root);
       if (cur !== undefined) {
         const meta = readMeta(root, cur);
@@ -156,6 +160,10 @@ describe("crash safety", () => {
       const debris = [...gens.filter((g) => !/^\d+$/.test(g)), ...readdirSync(join(root, STATE)).filter((x) => /^(current\.|lock)/.test(x))];
       if (debris.length) return failures.push(`${where}: left behind: ${debris.join(", ")}`);
       const after = currentId(root)!;
+      // Under /etc exactly one materialised tree, the current one, and the switch link; the state link agrees.
+      const etc = readdirSync(join(root, ACTIVE)).sort();
+      if (JSON.stringify(etc) !== JSON.stringify([String(after), "current"].sort())) return failures.push(`${where}: ${ACTIVE} holds ${etc.join(", ")}`);
+      if (activeLink(root) !== String(after) || currentLink(root) !== `generations/${after}`) return failures.push(`${where}: links disagree: ${ACTIVE}/current → ${activeLink(root)}, ${STATE}/current → ${currentLink(root)}`);
       const metas = listGenerations(root);
       if (metas.length !== gens.length) return failures.push(`${where}: a generation dir without meta.json: ${gens.join(", ")}`);
       if (readMeta(root, after)!.state !== "good") return failures.push(`${where}: current generation is ${readMeta(root, after)!.state}`);

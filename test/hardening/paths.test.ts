@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { DATA_ROOT, SYSTEM_APPS } from "../../src/lower/lower.js";
 import { isOwned } from "../../src/plan/tree.js";
-import { stableLinks, STATE_REL } from "../../src/apply/state.js";
+import { ACTIVE_REL, stableLinks, STATE_REL } from "../../src/apply/state.js";
 import { formatDiagnostic } from "../../src/manifest/diagnostics.js";
 import { cli } from "../helpers/cli.js";
 import { CATALOG, cleanup as cleanupWorkspaces, runCli, snapshot, workspace, type Workspace } from "../apply/helpers.js";
@@ -240,6 +240,8 @@ describe("apply --root never writes through a symlink it did not create", () => 
     ["var/lib", "dir", true],
     [STATE_REL, "dir", true],
     [`${STATE_REL}/generations`, "dir", true],
+    ["etc/archy-quadlet", "dir", true],
+    [ACTIVE_REL, "dir", true],
     ["etc", "dir", true],
     ["etc/containers", "dir", true],
     ["etc/containers/systemd", "dir", true],
@@ -286,15 +288,19 @@ describe("apply --root never writes through a symlink it did not create", () => 
     };
     walk("");
     const genPrefix = `${STATE_REL}/generations/1/`;
+    // The active tree, materialised on the root file system, is the same planned list.
+    const activePrefix = `${ACTIVE_REL}/1/`;
     const unexpected = seen.filter((e) => {
       const [kind, p] = e.split(" ") as [string, string];
-      if (kind === "link") return !(links.has(p) || p === `${STATE_REL}/current`);
+      if (kind === "link") return !(links.has(p) || p === `${STATE_REL}/current` || p === `${ACTIVE_REL}/current`);
       if (p.startsWith(genPrefix)) return !(planned.includes(p.slice(genPrefix.length)) || p === `${genPrefix}meta.json`);
+      if (p.startsWith(activePrefix)) return !planned.includes(p.slice(activePrefix.length));
       return !(p === `${STATE_REL}/inputs.json` || /^var\/lib\/archy\/secrets\/rpc-[a-z0-9-]+$/.test(p));
     });
     expect(unexpected).toEqual([]);
     // Every planned file is in the generation, and every stable link resolves inside the root.
     for (const p of planned) expect(existsSync(join(ws.root, genPrefix, p)), p).toBe(true);
+    for (const p of planned) expect(lstatSync(join(ws.root, activePrefix, p)).isFile(), p).toBe(true);
     for (const l of links) {
       const t = readlinkSync(join(ws.root, l));
       expect(t.startsWith("/"), `${l} -> ${t}`).toBe(false);
