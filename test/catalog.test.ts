@@ -9,7 +9,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "n
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { compile } from "../src/plan/compile.js";
+import { compile } from "../src/plan/inputs.js";
 import { ReviewSecrets, SecretStore } from "../src/configs/secrets.js";
 import { formatDiagnostic } from "../src/manifest/diagnostics.js";
 import { cleanup, cli, readAll, tempDir, UNIT_DIR, type TreeEntry } from "./helpers/cli.js";

@@ -6,7 +6,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, st
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rpcauthHash, rpcauthLine } from "../src/configs/rpcauth.js";
-import { compile } from "../src/plan/compile.js";
+import { compile } from "../src/plan/inputs.js";
 import { ReviewSecrets } from "../src/configs/secrets.js";
 import { changedFiles, cleanup, cli, cliProcess, dirModes, readAll, tempDir, UNIT_DIR, type Run, type TreeEntry } from "./helpers/cli.js";
 import { GOOD } from "./helpers/fixtures.js";

@@ -13,5 +13,3 @@ export function tick(): void {
   count++;
   if (limit > 0 && count >= limit) process.kill(process.pid, "SIGKILL");
 }
-
-export const fsopCount = () => count;

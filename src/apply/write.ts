@@ -53,14 +53,13 @@ export function ensureDir(root: string, relDir: string): void {
   }
 }
 
-export function writeFileAtomic(abs: string, content: string | Uint8Array, mode: number, sync = false): void {
+export function writeFileAtomic(abs: string, content: string | Uint8Array, mode: number): void {
   const tmp = `${abs}.archy-tmp-${process.pid}`;
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, mode);
   try {
     // write(2) may write less than asked (a full disk, a file-size limit): go on until done or it fails.
     const buf = asBuffer(content);
     for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
-    if (sync) fsyncSync(fd);
   } finally {
     closeSync(fd);
   }

@@ -2,7 +2,7 @@
 // read and write nothing but their inputs and --out (check writes nothing).
 import { mkdirSync, statSync, existsSync, chmodSync } from "node:fs";
 import { resolve } from "node:path";
-import { compile, type CompileOptions } from "../plan/compile.js";
+import { compile } from "../plan/inputs.js";
 import { compareTree, readTree, redact, type Change } from "../plan/tree.js";
 import { applyChanges, WriteError } from "../apply/write.js";
 import { ReviewSecrets, SecretStore, type SecretSource } from "../configs/secrets.js";
@@ -28,8 +28,7 @@ export function compileOrExit(o: CommonOpts, secrets = secretSource(o.secrets)) 
     podman = parseVersion(o.podmanVersion);
     if (!podman) throw new Failure("invalid", `--podman-version: expected X.Y, got "${o.podmanVersion}"`);
   }
-  const opts: CompileOptions = { manifests: o.manifests, select: o.select, podman, secrets };
-  const r = compile(opts);
+  const r = compile({ manifests: o.manifests, select: o.select, podman, secrets });
   if (r.diagnostics.length > 0) {
     if (o.json) {
       out(JSON.stringify({ ok: false, diagnostics: r.diagnostics }, null, 2));

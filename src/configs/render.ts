@@ -1,10 +1,16 @@
 // A deliberately tiny template renderer: {{name}} only. Unknown or unused slots
 // are bugs, and a value with a line break could inject config lines, so both throw.
+// Every value is checked: CR and NUL never pass; a line break only in a block —
+// complete lines (built from line()-checked lines) in a slot that starts a line.
 export function render(template: string, values: Record<string, string>): string {
   const used = new Set<string>();
-  const out = template.replace(/\{\{([a-z_]+)\}\}/g, (_, name: string) => {
+  const out = template.replace(/\{\{([a-z_]+)\}\}/g, (_, name: string, at: number) => {
     const v = values[name];
     if (v === undefined) throw new Error(`template slot {{${name}}} has no value`);
+    if (/[\r\0]/.test(v)) throw new Error(`value for {{${name}}} contains a carriage return or NUL`);
+    if (v.includes("\n") && ((at > 0 && template[at - 1] !== "\n") || !v.endsWith("\n"))) {
+      throw new Error(`value for {{${name}}} contains a line break, but the slot is inside a line (only whole lines may fill a slot that starts a line)`);
+    }
     used.add(name);
     return v;
   });

@@ -2,7 +2,7 @@
 // Pure except for the directory listing / file reads in readManifestDir.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Alias, type Document, type Node } from "yaml";
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Alias, type Document, type Node } from "yaml";
 import type { z } from "zod";
 import { appSchema, selectionSchema, type App, type Selection } from "./schema.js";
 import { cmp, formatPath, type Diagnostic } from "./diagnostics.js";
@@ -65,9 +65,11 @@ export function parseYaml(src: SourceFile, diags: Diagnostic[]): Parsed | undefi
     diags.push({ file: src.file, ...at, message: yamlMessage(e.code, e.message) });
   }
   if (problems.length > 0) return undefined;
-  const cycle = aliasCycle(doc);
-  if (cycle) {
+  // One walk over the YAML tree finds both things the parser lets through.
+  const found = inspect(doc);
+  if (found.cycle) {
     // yaml's toJS never returns on an alias inside the node it names (`a: &a [*a]`).
+    const cycle = found.cycle;
     diags.push({ file: src.file, ...(cycle.range ? position(lines, cycle.range[0]) : { line: 1, col: 1 }), message: `invalid YAML: alias *${cycle.source} is inside the node it refers to (a cycle)` });
     return undefined;
   }
@@ -83,7 +85,7 @@ export function parseYaml(src: SourceFile, diags: Diagnostic[]): Parsed | undefi
     diags.push({ file: src.file, ...at, message: `a manifest must be a YAML mapping, got ${describe(value)}` });
     return undefined;
   }
-  const proto = protoKeyPath(value);
+  const proto = found.proto;
   if (proto) {
     // zod skips a "__proto__" record key without validating it: `environment: {__proto__: x}`
     // would compile and silently never reach podman. No manifest needs the key.
@@ -95,36 +97,36 @@ export function parseYaml(src: SourceFile, diags: Diagnostic[]): Parsed | undefi
   return { value, doc, lines };
 }
 
-/** Path of the first own "__proto__" key anywhere in a parsed value, if any. */
-function protoKeyPath(root: unknown): (string | number)[] | undefined {
-  const stack: { v: unknown; path: (string | number)[] }[] = [{ v: root, path: [] }];
-  while (stack.length > 0) {
-    const { v, path } = stack.pop()!;
-    if (Array.isArray(v)) v.forEach((x, i) => stack.push({ v: x, path: [...path, i] }));
-    else if (v !== null && typeof v === "object") {
-      if (Object.prototype.hasOwnProperty.call(v, "__proto__")) return [...path, "__proto__"];
-      for (const [k, x] of Object.entries(v)) stack.push({ v: x, path: [...path, k] });
+/**
+ * One pass over the document: the first alias that refers to one of its own
+ * ancestors (the last node anchored with its name before it), and the path of
+ * the first "__proto__" mapping key.
+ */
+function inspect(doc: Document): { cycle?: Alias; proto?: (string | number)[] } {
+  const anchored = new Map<string, Node>();
+  const ancestors: Node[] = [];
+  const found: { cycle?: Alias; proto?: (string | number)[] } = {};
+  const walk = (node: unknown, path: (string | number)[]): void => {
+    if (found.cycle) return;
+    if (isAlias(node)) {
+      const target = anchored.get(node.source);
+      if (target !== undefined && ancestors.includes(target)) found.cycle = node;
+      return;
     }
-  }
-  return undefined;
-}
-
-/** The first alias that refers to one of its own ancestors (the last node anchored with its name before it). */
-function aliasCycle(doc: Document): Alias | undefined {
-  const anchored = new Map<string, unknown>();
-  let found: Alias | undefined;
-  visit(doc, {
-    Node: (_key, node, path) => {
-      if (isAlias(node)) {
-        const target = anchored.get(node.source);
-        if (target !== undefined && path.includes(target as Node)) {
-          found = node;
-          return visit.BREAK;
-        }
-      } else if (node.anchor) anchored.set(node.anchor, node);
-      return undefined;
-    },
-  });
+    if (!isScalar(node) && !isMap(node) && !isSeq(node)) return;
+    if (node.anchor) anchored.set(node.anchor, node);
+    ancestors.push(node);
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        const name = isScalar(pair.key) ? String(pair.key.value) : "?";
+        if (name === "__proto__" && !found.proto) found.proto = [...path, name];
+        walk(pair.key, path);
+        walk(pair.value, [...path, name]);
+      }
+    } else if (isSeq(node)) node.items.forEach((item, i) => walk(item, [...path, i]));
+    ancestors.pop();
+  };
+  walk(doc.contents, []);
   return found;
 }
 
@@ -328,10 +330,6 @@ export function parseApp(src: SourceFile, dir: string, diags: Diagnostic[]): Loa
     return undefined;
   }
   return { app: result.data, file: src.file, dir, locate: locateLater(src) };
-}
-
-export function parseSelection(src: SourceFile, diags: Diagnostic[]): Selection | undefined {
-  return parseSelectionLocated(src, diags)?.selection;
 }
 
 export function parseSelectionLocated(src: SourceFile, diags: Diagnostic[]): { selection: Selection; locate: Locate } | undefined {

@@ -1,69 +1,71 @@
-// The whole compile: read → validate → graph → lower (+ derived configs) → a
-// list of output files. Nothing is written here; callers decide what to do.
-import { lstatSync, readdirSync, readFileSync, statSync } from "node:fs";
+// The whole compile, pure: inputs read at the edge (src/plan/inputs.ts) →
+// validate → graph → lower (+ derived configs) → a list of output files.
+// Nothing is read or written here; callers decide what to do.
 import { createHash } from "node:crypto";
-import { join, relative } from "node:path";
-import { readManifestDir, parseSelectionLocated, placeDiagnostics, readSource, type LoadedApp, type Locate } from "../manifest/read.js";
+import { placeDiagnostics, type LoadedApp, type Locate } from "../manifest/read.js";
 import type { Selection } from "../manifest/schema.js";
 import { cmp, type Diagnostic } from "../manifest/diagnostics.js";
 import { buildGraph, type Graph } from "../graph/graph.js";
 import { lower, UNIT_DIR, buildContextDir, SYSTEM_APPS, type OutputFile, type LowerOptions } from "../lower/lower.js";
 import { DEFAULT_PODMAN, type Version } from "../lower/versions.js";
 import { systemUnits } from "../lower/system-units.js";
-import { deriveConfigs } from "../configs/derive.js";
+import { deriveConfigs, type Derived } from "../configs/derive.js";
 import type { SecretSource } from "../configs/secrets.js";
 
 export interface CompileOptions {
-  manifests: string;
-  select?: string;
   podman?: Version;
   secrets: SecretSource;
+}
+
+/** A build context as read from the catalog, or why it could not be used. */
+export type ContextRead =
+  | { kind: "ok"; files: { rel: string; content: Buffer; mode: number }[] }
+  | { kind: "symlink-on-path"; link: string }
+  | { kind: "unreadable" }
+  | { kind: "contains-symlinks"; links: string[] };
+
+/** Everything a compile needs, read from disk by readInputs(). */
+export interface Inputs {
+  apps: LoadedApp[];
+  selection?: Selection;
+  /** The selection file as given (diagnostics name it); set even when it failed to parse. */
+  select?: string;
+  /** file → position lookup, for diagnostics of later stages */
+  locators: Map<string, Locate>;
+  /** app id → build context as written in the manifest → what was read there */
+  contexts: Map<string, Map<string, ContextRead>>;
+  /** Problems found while reading (missing files, YAML, schema). */
+  diagnostics: Diagnostic[];
 }
 
 export interface CompileResult {
   files: OutputFile[];
   graph?: Graph;
+  /** The derived configs (files and what each container mounts), derived once. */
+  derived?: Derived;
   diagnostics: Diagnostic[];
 }
 
-export function loadInputs(opts: { manifests: string; select?: string }, diags: Diagnostic[]): { apps: LoadedApp[]; selection?: Selection; locators: Map<string, Locate> } {
-  const apps = readManifestDir(opts.manifests, diags);
-  const locators = new Map<string, Locate>();
-  for (const a of apps) if (a.locate) locators.set(a.file, a.locate);
-  let selection: Selection | undefined;
-  if (opts.select) {
-    const src = readSource(opts.select, diags);
-    const parsed = src ? parseSelectionLocated(src, diags) : undefined;
-    if (parsed) {
-      selection = parsed.selection;
-      locators.set(opts.select, parsed.locate);
-    }
-  }
-  return { apps, selection, locators };
-}
-
-export function compile(opts: CompileOptions): CompileResult {
-  const locators = new Map<string, Locate>();
-  const r = compileUnplaced(opts, locators);
+export function compileInputs(inputs: Inputs, opts: CompileOptions): CompileResult {
+  const r = compileUnplaced(inputs, opts);
   // Later stages name a file and a field path; point them at the source too.
-  placeDiagnostics(r.diagnostics, locators);
+  placeDiagnostics(r.diagnostics, inputs.locators);
   return r;
 }
 
-function compileUnplaced(opts: CompileOptions, locators: Map<string, Locate>): CompileResult {
-  const diags: Diagnostic[] = [];
-  const { apps, selection, locators: found } = loadInputs(opts, diags);
-  for (const [file, locate] of found) locators.set(file, locate);
+function compileUnplaced(inputs: Inputs, opts: CompileOptions): CompileResult {
+  const diags: Diagnostic[] = [...inputs.diagnostics];
+  const { apps, selection } = inputs;
   checkHostPaths(apps, diags);
   if (diags.length === 0) checkNestedVolumes(apps, diags);
-  if (diags.length > 0 || (opts.select && !selection)) return { files: [], diagnostics: diags };
-  const graph = buildGraph(apps, selection, opts.select, diags);
+  if (diags.length > 0 || (inputs.select && !selection)) return { files: [], diagnostics: diags };
+  const graph = buildGraph(apps, selection, inputs.select, diags);
   if (!graph) return { files: [], diagnostics: diags };
   if (selection) checkPorts(graph, diags);
 
   const podman = opts.podman ?? DEFAULT_PODMAN;
   const derived = deriveConfigs(graph, opts.secrets, diags);
-  const build = readBuildContexts(graph, diags);
+  const build = buildContexts(graph, inputs.contexts, diags);
   const lopts: LowerOptions = { podman, configs: derived.containers, buildHashes: build.hashes };
   const units = lower(graph, lopts, diags);
   if (diags.length > 0) return { files: [], graph, diagnostics: diags };
@@ -75,7 +77,7 @@ function compileUnplaced(opts: CompileOptions, locators: Map<string, Locate>): C
     ...systemUnits(graph),
   ];
   files.sort((a, b) => cmp(a.path, b.path));
-  return { files, graph, diagnostics: diags };
+  return { files, graph, derived, diagnostics: diags };
 }
 
 function checkHostPaths(apps: LoadedApp[], diags: Diagnostic[]): void {
@@ -163,78 +165,39 @@ function checkPorts(g: Graph, diags: Diagnostic[]): void {
 }
 
 /** Build contexts are copied into the tree so a generation is self-contained. */
-function readBuildContexts(g: Graph, diags: Diagnostic[]): { files: OutputFile[]; hashes: Map<string, string> } {
+function buildContexts(g: Graph, contexts: Inputs["contexts"], diags: Diagnostic[]): { files: OutputFile[]; hashes: Map<string, string> } {
   const files: OutputFile[] = [];
   const hashes = new Map<string, string>();
-  const seen = new Map<string, string>();
   for (const n of g.containers) {
     const b = n.spec.build;
     if (!b) continue;
     const loaded = g.apps.find((a) => a.app.id === n.app.id)!;
-    const dir = join(loaded.dir, b.context);
     const where = { file: n.file, path: `containers.${n.key}.build.context` };
+    const read = contexts.get(n.app.id)?.get(b.context) ?? { kind: "unreadable" };
     // A contributed catalog must not reach outside itself: no symlink on the way to, or inside, a context.
-    const link = symlinkOnPath(loaded.dir, b.context);
-    if (link) {
-      diags.push({ ...where, message: `build context "${b.context}" goes through the symlink "${link}"; build contexts must be real directories inside the catalog` });
+    if (read.kind === "symlink-on-path") {
+      diags.push({ ...where, message: `build context "${b.context}" goes through the symlink "${read.link}"; build contexts must be real directories inside the catalog` });
       continue;
     }
-    let entries: string[];
-    const links: string[] = [];
-    try {
-      entries = walk(dir, links);
-    } catch {
+    if (read.kind === "unreadable") {
       diags.push({ ...where, message: `build context "${b.context}" is not a readable directory (relative to ${loaded.dir})` });
       continue;
     }
-    if (links.length > 0) {
+    if (read.kind === "contains-symlinks") {
+      const links = read.links;
       diags.push({ ...where, message: `build context "${b.context}" contains the symlink${links.length > 1 ? "s" : ""} ${links.map((l) => `"${l}"`).join(", ")}; symlinks are not copied (they could point outside the catalog)` });
       continue;
     }
-    if (!entries.includes(b.file)) {
+    if (!read.files.some((f) => f.rel === b.file)) {
       diags.push({ file: n.file, path: `containers.${n.key}.build.file`, message: `"${b.file}" not found in build context "${b.context}"` });
       continue;
     }
     const h = createHash("sha256");
-    for (const rel of entries) {
-      const abs = join(dir, rel);
-      const content = readFileSync(abs);
-      // Keep the executable bit, normalise the rest: modes are part of what ships.
-      const mode = statSync(abs).mode & 0o111 ? 0o755 : 0o644;
-      h.update(`${rel}\0${mode}\0${content.length}\0`).update(content);
-      files.push({ path: `${buildContextDir(n).slice(1)}/${rel}`, content, mode, source: n.file });
+    for (const f of read.files) {
+      h.update(`${f.rel}\0${f.mode}\0${f.content.length}\0`).update(f.content);
+      files.push({ path: `${buildContextDir(n).slice(1)}/${f.rel}`, content: f.content, mode: f.mode, source: n.file });
     }
     hashes.set(n.name, `sha256:${h.digest("hex").slice(0, 16)}`);
-    seen.set(n.name, dir);
   }
   return { files, hashes };
-}
-
-/** The first component of `rel` under `base` that is a symlink, if any. */
-function symlinkOnPath(base: string, rel: string): string | undefined {
-  let cur = base;
-  const parts = rel.split("/").filter((p) => p !== "" && p !== ".");
-  for (const [i, p] of parts.entries()) {
-    cur = join(cur, p);
-    try {
-      if (lstatSync(cur).isSymbolicLink()) return parts.slice(0, i + 1).join("/");
-    } catch {
-      return undefined; // missing: reported as unreadable
-    }
-  }
-  return undefined;
-}
-
-function walk(dir: string, links: string[] = []): string[] {
-  const out: string[] = [];
-  const rec = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) rec(p);
-      else if (e.isFile()) out.push(relative(dir, p).split("\\").join("/"));
-      else if (e.isSymbolicLink()) links.push(relative(dir, p).split("\\").join("/"));
-    }
-  };
-  rec(dir);
-  return out.sort(cmp);
 }

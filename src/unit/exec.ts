@@ -119,3 +119,33 @@ function unescape(w: string, sign: "%" | "$", expansions: Expansions): string {
     throw new ExecSyntaxError(`systemd would expand "${m}" in argv word ${JSON.stringify(w)}`);
   });
 }
+
+/**
+ * Split `podman <verb> [options] IMAGE [command…]` into the program and verb, one
+ * group per option (the flag and the words after it up to the next flag), and the
+ * image with its command. `image` is the word that ends the options.
+ */
+export function argvGroups(argv: readonly string[], image: string): { head: string[]; options: string[][]; tail: string[] } {
+  const at = argv.lastIndexOf(image);
+  const end = at >= 2 ? at : argv.length;
+  const options: string[][] = [];
+  for (const w of argv.slice(2, end)) {
+    if (w.startsWith("-") || options.length === 0) options.push([w]);
+    else options[options.length - 1]!.push(w);
+  }
+  return { head: argv.slice(0, 2), options, tail: argv.slice(end) };
+}
+
+/**
+ * Options in a canonical order: sorted by flag, repeated flags keeping their order.
+ * Quadlet (5.4) emits some options in Go map order, which changes from run to run;
+ * podman parses options order-independently, so this is the same command, and
+ * explain's output stays diffable between runs and releases.
+ */
+export function canonicalArgv(argv: readonly string[], image: string): string[] {
+  const g = argvGroups(argv, image);
+  const flag = (o: string[]) => o[0]!.split("=")[0]!;
+  const byFlag = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  const options = g.options.map((o, i) => ({ o, i })).sort((a, b) => byFlag(flag(a.o), flag(b.o)) || a.i - b.i);
+  return [...g.head, ...options.flatMap((x) => x.o), ...g.tail];
+}

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { cpSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { compile } from "../../src/plan/compile.js";
+import { compile } from "../../src/plan/inputs.js";
 import type { SecretSource } from "../../src/configs/secrets.js";
 import { computePlan, formatPlan, orderServices, type Step, type Tree } from "../../src/apply/plan.js";
 import { toTree } from "../../src/apply/state.js";
@@ -135,9 +135,8 @@ describe("computePlan", () => {
     const a = tree(ws);
     rmSync(join(ws.manifests, "web.yaml"));
     const p = computePlan(a, tree(ws));
-    // The heal unit orders itself before every service, so it changes too: reload only. The
-    // OTA check is ordered after the network and web stack only, so it does not change.
-    const HOOKS = ["etc/systemd/system/archy-quadlet-podman-heal.service"];
+    // The hook units order themselves around every service, so they change too: reload only.
+    const HOOKS = ["etc/systemd/system/archy-quadlet-ota-verify.service", "etc/systemd/system/archy-quadlet-podman-heal.service"];
     expect(p.changed).toEqual([`${UNITS}/web-worker.container`, `${UNITS}/web.container`, ...HOOKS]);
     expect(p.daemonReload).toBe(true);
     expect(steps(p.steps)).toEqual(["stop web-worker.service", "stop web.service"]);

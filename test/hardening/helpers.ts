@@ -4,7 +4,8 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { compile, type CompileResult } from "../../src/plan/compile.js";
+import { compile } from "../../src/plan/inputs.js";
+import type { CompileResult } from "../../src/plan/compile.js";
 import { ReviewSecrets } from "../../src/configs/secrets.js";
 import { formatDiagnostic } from "../../src/manifest/diagnostics.js";
 import { UNIT_DIR } from "../../src/lower/lower.js";

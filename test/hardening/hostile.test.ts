@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { formatDiagnostic } from "../../src/manifest/diagnostics.js";
-import { compile } from "../../src/plan/compile.js";
+import { compile } from "../../src/plan/inputs.js";
 import { ReviewSecrets } from "../../src/configs/secrets.js";
 import bitcoinConf from "../../templates/bitcoin.conf.js";
 import lndConf from "../../templates/lnd.conf.js";

@@ -7,7 +7,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "nod
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { afterAll, describe, expect, it } from "vitest";
-import { compile } from "../../src/plan/compile.js";
+import { compile } from "../../src/plan/inputs.js";
 import { ReviewSecrets } from "../../src/configs/secrets.js";
 import { formatDiagnostic } from "../../src/manifest/diagnostics.js";
 import { dryrun } from "../helpers/quadlet.js";

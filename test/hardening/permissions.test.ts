@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { compile } from "../../src/plan/compile.js";
+import { compile } from "../../src/plan/inputs.js";
 import { ReviewSecrets } from "../../src/configs/secrets.js";
 import { STATE_REL } from "../../src/apply/state.js";
 import { CATALOG, CLI, quadletBin } from "../apply/helpers.js";

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { expect, vi } from "vitest";
-import { compile } from "../../src/plan/compile.js";
+import { compile } from "../../src/plan/inputs.js";
 import { ReviewSecrets } from "../../src/configs/secrets.js";
 import { ensureStableLinks, statePaths, switchCurrent, writeGeneration, ensureStateDir, treeHash, toTree, type GenMeta } from "../../src/apply/state.js";
 import { RecordingAdapter, type RecordedCall, type RunResult } from "../../src/apply/adapter.js";
