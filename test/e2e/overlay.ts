@@ -1,78 +1,111 @@
-// The test overlay: takes real catalog manifests and swaps every image for a
-// local busybox stand-in (no registry is reachable), without touching manifests/.
-// Everything else — volumes, configs, ports, dependencies, health gating — is
-// the catalog's own.
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+// The test overlay: the catalog's manifests as shipped, with one change — each
+// container's `image:` points at a local stand-in built from the upstream
+// image's contract (standins/), because no registry is reachable. Commands,
+// entrypoints, users, health checks, read_only, tmpfs, capabilities, volumes,
+// configs, ports and dependencies are the catalog's own; the UI companions'
+// build contexts are copied unchanged and build on a local stand-in of their
+// nginx base image. `imageOnlyDiff` lets a test prove that.
+//
+// A *release* (a new catalog version in an OTA) may differ from the catalog:
+// `tweak` edits a manifest the way a release would, `uiPatch` appends lines to
+// a UI's Containerfile (e.g. the field incident's mode-700 web root).
+import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parse, stringify } from "yaml";
-import { BUSYBOX_IMAGE } from "./harness/machine.js";
+import { parse, parseDocument, stringify } from "yaml";
+import { repoOf, tagOf } from "./standins/contracts.js";
+import type { StandinOptions, StandinSpec } from "./standins/images.js";
 
-const CATALOG = join(import.meta.dirname, "../../manifests");
-
-/** A value systemd and quadlet would both mangle if escaping were wrong. */
-export const HOSTILE = `"lead %h %% $HOME \${X} $$ 'sq' back\\slash\ttab ü\u202Ertl e\u0301 trail"`;
-
-/** PID 1 must exit on SIGTERM or every stop waits for the kill timeout. */
-const loop = (setup: string) => `trap "exit 0" TERM; ${setup}; while :; do sleep 1 & wait; done`;
+export const CATALOG = join(import.meta.dirname, "../../manifests");
 
 type Json = Record<string, unknown>;
-interface Standin {
-  script: string;
-  health?: string;
-}
-
-const STANDINS: Record<string, Standin> = {
-  // Becomes healthy only after 4 s, so health gating is observable.
-  "bitcoin-knots": {
-    script: loop("(sleep 4; touch /tmp/ready) & mkdir -p /tmp/www && echo bitcoind-standin > /tmp/www/index.html && httpd -p 8332 -h /tmp/www"),
-    health: "test -f /tmp/ready && test -r /etc/bitcoin/bitcoin.conf",
-  },
-  lnd: { script: loop("test -r /etc/lnd/lnd.conf"), health: "test -r /etc/lnd/lnd.conf" },
-  // Talks to bitcoind by container name across the archy network.
-  electrumx: { script: loop(":"), health: "wget -q -O /dev/null http://bitcoin-knots:8332/" },
-  "bitcoin-ui": { script: loop("httpd -p 80 -h /www"), health: "wget -q -O /dev/null http://127.0.0.1/" },
-};
 
 export interface OverlayOptions {
   apps: string[];
-  /** Changes applied on top (e.g. bump one app), keyed by app id. */
+  /** Release edits on top, keyed by app id (version bumps, a changed env value). */
   tweak?: Record<string, (app: Json) => void>;
-  /** Contents of the UI stand-in's build context. */
-  uiContainerfile?: string;
+  /** Lines appended to the named UI apps' Containerfiles (a release's image content). */
+  uiPatch?: Record<string, string>;
+  /** Stand-in behaviour per app id (baked into a differently tagged image). */
+  standin?: Record<string, StandinOptions>;
 }
 
-export const GOOD_UI = `FROM ${BUSYBOX_IMAGE}\nCOPY index.html /www/index.html\n`;
-// The field incident: a release whose web root is mode 700 under another owner.
-export const BAD_UI = `FROM ${BUSYBOX_IMAGE}\nCOPY index.html /www/index.html\nRUN chown -R 1000:1000 /www && chmod 700 /www\n`;
+/** A UI release whose web root is mode 700 under another owner: nginx cannot serve it. */
+export const BAD_UI_PATCH = "RUN chown -R 1000:1000 /usr/share/nginx/html && chmod 700 /usr/share/nginx/html\n";
 
-export function writeOverlay(dir: string, o: OverlayOptions): void {
+/** Local reference of the stand-in for `image` (options make a distinct tag). */
+export function standinRef(image: string, options?: StandinOptions): string {
+  const path = repoOf(image).replace(/^[^/]+\//, "");
+  const suffix = options?.readyAfterSec !== undefined ? `-ready${options.readyAfterSec}` : "";
+  return `localhost/standin/${path}:${tagOf(image)}${suffix}`;
+}
+
+/**
+ * Write the overlay manifests for `apps` into dir and return the stand-in
+ * images they need (pulled images and the UI builds' base images).
+ */
+export function writeOverlay(dir: string, o: OverlayOptions): StandinSpec[] {
   mkdirSync(dir, { recursive: true });
+  const specs = new Map<string, StandinSpec>();
   for (const id of o.apps) {
-    const app = parse(readFileSync(join(CATALOG, `${id}.yaml`), "utf8")) as Json;
-    const standin = STANDINS[id];
-    if (!standin) throw new Error(`no stand-in for ${id}`);
-    for (const c of Object.values(app.containers as Record<string, Json>)) {
-      if (c.build) {
-        const ctx = join(dir, "build", id);
-        mkdirSync(ctx, { recursive: true });
-        writeFileSync(join(ctx, "Containerfile"), o.uiContainerfile ?? GOOD_UI);
-        writeFileSync(join(ctx, "index.html"), `<h1>${id}</h1>\n`);
-        c.build = { context: `build/${id}` };
-      } else c.image = BUSYBOX_IMAGE;
-      delete c.entrypoint;
-      delete c.user;
-      c.command = ["/bin/sh", "-c", standin.script, "standin", HOSTILE];
-      if (standin.health) c.healthcheck = { cmd: standin.health, interval: "1s", timeout: "5s", retries: 30 };
-      else delete c.healthcheck;
-      if (id === "electrumx") c.environment = { ...(c.environment as Json), HOSTILE };
+    const doc = parseDocument(readFileSync(join(CATALOG, `${id}.yaml`), "utf8"));
+    const containers = doc.get("containers") as { items: { key: { value: string } }[] };
+    for (const item of containers.items) {
+      const key = item.key.value;
+      const image = doc.getIn(["containers", key, "image"]) as string | undefined;
+      const build = doc.getIn(["containers", key, "build", "context"]) as string | undefined;
+      if (image) {
+        const ref = standinRef(image, o.standin?.[id]);
+        specs.set(ref, { ref, upstream: image, options: o.standin?.[id] });
+        doc.setIn(["containers", key, "image"], ref);
+      }
+      if (build) {
+        const ctx = join(dir, build);
+        cpSync(join(CATALOG, build), ctx, { recursive: true });
+        const file = join(ctx, (doc.getIn(["containers", key, "build", "file"]) as string | undefined) ?? "Containerfile");
+        if (o.uiPatch?.[id]) appendFileSync(file, o.uiPatch[id]);
+        for (const m of readFileSync(file, "utf8").matchAll(/^FROM\s+(\S+)/gm)) specs.set(m[1]!, { ref: m[1]!, upstream: m[1]! });
+      }
     }
-    o.tweak?.[id]?.(app);
-    writeFileSync(join(dir, `${id}.yaml`), stringify(app));
+    let text = doc.toString();
+    const tweak = o.tweak?.[id];
+    if (tweak) {
+      const app = parse(text) as Json;
+      tweak(app);
+      text = stringify(app);
+    }
+    writeFileSync(join(dir, `${id}.yaml`), text);
   }
+  return [...specs.values()];
 }
 
-export function writeSelection(file: string, apps: string[]): void {
-  writeFileSync(file, stringify({ apps, settings: { bitcoin_network: "regtest", resource_limits: false } }));
+/**
+ * Where the overlay differs from the catalog other than `containers.*.image`:
+ * manifest paths, and files of copied build contexts. Empty = images only.
+ */
+export function imageOnlyDiff(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (f: string, a: unknown, b: unknown, path: string) => {
+    if (/^containers\.[^.]+\.image$/.test(path)) return;
+    if (a && b && typeof a === "object" && typeof b === "object") {
+      for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) walk(f, (a as Json)[k], (b as Json)[k], path ? `${path}.${k}` : k);
+    } else if (JSON.stringify(a) !== JSON.stringify(b)) out.push(`${f}: ${path}`);
+  };
+  for (const f of readdirSync(dir).filter((x) => x.endsWith(".yaml"))) {
+    walk(f, parse(readFileSync(join(dir, f), "utf8")), parse(readFileSync(join(CATALOG, f), "utf8")), "");
+  }
+  if (existsSync(join(dir, "build"))) {
+    for (const ctx of readdirSync(join(dir, "build")))
+      for (const f of readdirSync(join(dir, "build", ctx), { recursive: true }) as string[]) {
+        const mine = join(dir, "build", ctx, f);
+        if (!statSync(mine).isFile()) continue;
+        const theirs = join(CATALOG, "build", ctx, f);
+        if (!existsSync(theirs) || !readFileSync(mine).equals(readFileSync(theirs))) out.push(`build/${ctx}/${f}`);
+      }
+  }
+  return out;
 }
 
-export { cpSync };
+export function writeSelection(file: string, apps: string[], settings: Json = {}): void {
+  writeFileSync(file, stringify({ apps, settings: { bitcoin_network: "regtest", resource_limits: false, ...settings } }));
+}
+

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build (or reuse) the cached Debian trixie rootfs the e2e harness boots with
-# systemd-nspawn: systemd 257 + podman 5.4 + a static busybox for test images.
+# systemd-nspawn: systemd 257 + podman 5.4 + a static busybox, node and nginx
+# from which the stand-in test images are made (test/e2e/standins).
 #
 # Usage: test/e2e/harness/rootfs.sh [DIR]     (default: .cache/e2e/rootfs)
 # Prints DIR on stdout; progress goes to stderr.
@@ -66,7 +67,7 @@ mkdir -p "$debs"
 log "debootstrap trixie into $tmp (~45 s cold here)"
 t0=$(date +%s)
 debootstrap --variant=minbase --cache-dir="$debs" \
-  --include=systemd,systemd-sysv,dbus,podman,busybox-static,iproute2,netavark,aardvark-dns,crun,conmon,nftables,iptables,nodejs \
+  --include=systemd,systemd-sysv,dbus,podman,busybox-static,iproute2,netavark,aardvark-dns,crun,conmon,nftables,iptables,nodejs,nginx,curl,jq \
   trixie "$tmp" "$mirror" >&2
 log "debootstrap done in $(($(date +%s) - t0)) s"
 
@@ -75,6 +76,8 @@ log "debootstrap done in $(($(date +%s) - t0)) s"
 # No getty: the console is read-only and the tests enter with nsenter.
 ln -sf /dev/null "$tmp/etc/systemd/system/console-getty.service"
 ln -sf /dev/null "$tmp/etc/systemd/system/getty@.service"
+# Debian's nginx is here only as the binary the UI stand-in base image is made of.
+ln -sf /dev/null "$tmp/etc/systemd/system/nginx.service"
 # debootstrap copied the host's hostname; boot() sets the machine name.
 echo archy-e2e >"$tmp/etc/hostname"
 # Empty machine-id: systemd generates a transient one per boot.

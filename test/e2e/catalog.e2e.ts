@@ -1,0 +1,150 @@
+// The whole catalog as shipped, on a real node (Debian trixie, systemd 257,
+// Podman 5.4 under systemd-nspawn): manifests unchanged, only images swapped
+// for stand-ins that honour each upstream image's contract (standins/).
+// Every app of the catalog is selected across as few boots as the role
+// conflicts allow (one bitcoin implementation and one electrum server at a
+// time): boot A = bitcoin-knots + electrumx + every other app (regtest),
+// boot B = bitcoin-core + electrs (+ its UI), then fulcrum in its place (mainnet).
+// For every container: service active, container running, the stored health
+// test equal to the manifest's intent word for word, a health check passing,
+// and every RPC consumer authenticated against bitcoind's rpcauth.
+import { readdirSync, readFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { afterAll, describe, expect, it } from "vitest";
+import type { App } from "../../src/manifest/schema.js";
+import { intendedHealthTest } from "../../src/lower/health.js";
+import { podmanStoredHealthTest } from "../helpers/podman-health.js";
+import { assertHostClean, boot, ensureRootfs, type Machine } from "./harness/machine.js";
+import { apply, containersOf, installBundle, isActive, stage, waitFor } from "./node-kit.js";
+import { CATALOG, imageOnlyDiff } from "./overlay.js";
+
+const ARTIFACTS = join(import.meta.dirname, "artifacts");
+const catalog = new Map<string, App>(
+  readdirSync(CATALOG)
+    .filter((f) => f.endsWith(".yaml"))
+    .map((f) => [f.slice(0, -5), parse(readFileSync(join(CATALOG, f), "utf8")) as App]),
+);
+const BOOT_B_FIRST = ["bitcoin-core", "electrs", "electrs-ui"];
+const BOOT_B_THEN = ["bitcoin-core", "fulcrum"];
+const BOOT_A = [...catalog.keys()].filter((id) => !["bitcoin-core", "electrs", "electrs-ui", "fulcrum"].includes(id)).sort();
+
+/** Apps whose manifest declares bitcoin_rpc: each gets an rpcauth user named after it. */
+const rpcConsumers = (apps: string[]) => apps.filter((id) => catalog.get(id)!.bitcoin_rpc !== undefined);
+
+const figures: Record<string, number> = {};
+const machines: Machine[] = [];
+
+afterAll(async () => {
+  for (const m of machines) await m.poweroff().catch(() => {});
+  for (const m of machines) await assertHostClean(m.name);
+  mkdirSync(ARTIFACTS, { recursive: true });
+  writeFileSync(join(ARTIFACTS, "catalog-start-times.json"), JSON.stringify(figures, null, 2));
+  console.log(`[e2e] catalog start times (unit start → healthy, ms): ${JSON.stringify(figures)}`);
+}, 600_000);
+
+async function bootNode(): Promise<Machine> {
+  expect(process.getuid?.(), "the end-to-end suite must run as root").toBe(0);
+  await ensureRootfs();
+  const m = await boot({});
+  machines.push(m);
+  await installBundle(m);
+  return m;
+}
+
+async function onFailure<T>(m: Machine, label: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    const dir = join(ARTIFACTS, `${m.name}-${label}`);
+    await m.collectArtifacts(dir).catch(() => {});
+    await m.exec(`for c in $(podman ps -a --format '{{.Names}}'); do echo "== $c"; podman logs --tail 30 $c 2>&1; done > /tmp/logs.txt; cat /tmp/logs.txt`, { allowFail: true }).then((r) => writeFileSync(join(dir, "container-logs.txt"), r.stdout)).catch(() => {});
+    console.error(`[e2e] artifacts: ${dir}`);
+    throw e;
+  }
+}
+
+/** Bring a selection up and check every container of it. */
+async function upAndCheck(m: Machine, apps: string[], settings: Record<string, unknown>): Promise<void> {
+  const staged = await stage(m, { apps, settings });
+  expect(imageOnlyDiff(staged.dir), "the overlay may change images only").toEqual([]);
+  const a = await apply(m);
+  expect(a.stderr + a.stdout, "apply").not.toMatch(/error/i);
+  expect(a.code).toBe(0);
+  const rows = containersOf(apps);
+  await waitFor(
+    "every service active",
+    async () => {
+      const out = (await m.exec(`systemctl is-active ${rows.map((r) => `${r.name}.service`).join(" ")}`, { allowFail: true })).stdout.trim().split("\n");
+      return out.every((s) => s === "active");
+    },
+    600_000,
+    2000,
+  ).catch(async (e) => {
+    const states = await Promise.all(rows.map(async (r) => `${r.name}=${await isActive(m, `${r.name}.service`)}`));
+    throw new Error(`${(e as Error).message}: ${states.join(" ")}`);
+  });
+
+  for (const r of rows) {
+    const inspect = JSON.parse((await m.exec(`podman inspect ${r.name}`)).stdout)[0];
+    expect(inspect.State.Running, `${r.name} running`).toBe(true);
+    if (r.health === undefined) continue;
+    // What podman stored, word for word, and what our model of podman predicted.
+    expect(inspect.Config.Healthcheck.Test, `${r.name} health test`).toEqual(intendedHealthTest(r.health));
+    const argv: string[] = inspect.Config.CreateCommand;
+    expect(podmanStoredHealthTest(argv[argv.indexOf("--health-cmd") + 1]!), `${r.name} model`).toEqual(inspect.Config.Healthcheck.Test);
+    await waitFor(`${r.name} health check`, async () => (await m.exec(`podman healthcheck run ${r.name}`, { allowFail: true })).code === 0, 180_000, 3000);
+  }
+
+  // Unit start → healthy (or → active for containers without a health check).
+  for (const r of rows) {
+    const show = (await m.exec(`systemctl show -p InactiveExitTimestampMonotonic -p ActiveEnterTimestampMonotonic ${r.name}.service`)).stdout;
+    const v = (k: string) => Number(new RegExp(`${k}=(\\d+)`).exec(show)![1]) / 1000;
+    let ms = v("ActiveEnterTimestampMonotonic") - v("InactiveExitTimestampMonotonic");
+    if (r.health !== undefined) {
+      const h = JSON.parse((await m.exec(`podman inspect ${r.name} --format '{{json .State}}'`)).stdout);
+      const firstOk = (h.Health?.Log ?? []).find((l: { ExitCode: number }) => l.ExitCode === 0);
+      if (firstOk) ms = Math.max(ms, Date.parse(firstOk.Start) - Date.parse(h.StartedAt) + (v("ActiveEnterTimestampMonotonic") - v("InactiveExitTimestampMonotonic")));
+    }
+    figures[r.name] = Math.round(ms);
+  }
+}
+
+/** Every RPC consumer authenticated against the bitcoind stand-in (it logs each user once). */
+async function expectRpcAuth(m: Machine, bitcoind: string, apps: string[]): Promise<void> {
+  const users = rpcConsumers(apps);
+  expect(users.length).toBeGreaterThan(0);
+  await waitFor(
+    "every RPC consumer authenticated",
+    async () => {
+      const log = (await m.exec(`podman logs ${bitcoind} 2>&1`)).stdout;
+      return users.every((u) => log.includes(`rpc auth ok user=${u}\n`));
+    },
+    120_000,
+    2000,
+  ).catch(async (e) => {
+    const log = (await m.exec(`podman logs ${bitcoind} 2>&1`)).stdout;
+    throw new Error(`${(e as Error).message}: missing ${users.filter((u) => !log.includes(`rpc auth ok user=${u}\n`)).join(", ")}`);
+  });
+  expect((await m.exec(`podman logs ${bitcoind} 2>&1`)).stdout).not.toMatch(/rpc auth FAILED/);
+}
+
+describe("the shipped catalog on systemd 257 + podman 5.4", () => {
+  it("boot A: bitcoin-knots, electrumx and every other app (regtest) come up healthy", async () => {
+    const m = await bootNode();
+    await onFailure(m, "boot-a", async () => {
+      await upAndCheck(m, BOOT_A, { bitcoin_network: "regtest" });
+      await expectRpcAuth(m, "bitcoin-knots", BOOT_A);
+    });
+  });
+
+  it("boot B: bitcoin-core with electrs, then fulcrum in its place (mainnet)", async () => {
+    const m = await bootNode();
+    await onFailure(m, "boot-b", async () => {
+      await upAndCheck(m, BOOT_B_FIRST, { bitcoin_network: "mainnet" });
+      await expectRpcAuth(m, "bitcoin-core", BOOT_B_FIRST);
+      await upAndCheck(m, BOOT_B_THEN, { bitcoin_network: "mainnet" });
+      await expectRpcAuth(m, "bitcoin-core", BOOT_B_THEN);
+    });
+  });
+});

@@ -1,0 +1,88 @@
+// What every node scenario does the same way: install the bundle the way a
+// node has it, stage a release (overlay manifests + selection + stand-in
+// images) where the node keeps it, apply, and ask systemd/podman.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { readFileSync } from "node:fs";
+import { parse } from "yaml";
+import { containerName } from "../../src/graph/graph.js";
+import type { App } from "../../src/manifest/schema.js";
+import type { Machine } from "./harness/machine.js";
+import { CATALOG, writeOverlay, writeSelection, type OverlayOptions } from "./overlay.js";
+import { buildStandins } from "./standins/images.js";
+
+export const REPO = join(import.meta.dirname, "../..");
+export const MANIFESTS = "/usr/share/archy/manifests";
+export const SELECTION = "/etc/archy-quadlet/selection.yaml";
+
+/** Build the bundle once per process (the same build `npm run build` does). */
+let built = false;
+export function buildBundle(): void {
+  if (built) return;
+  execFileSync("node", [join(REPO, "scripts/build.mjs"), "--quiet"], { stdio: "inherit" });
+  built = true;
+}
+
+/** Installed the way a node has it: one file and the node's own Node.js. */
+export async function installBundle(m: Machine): Promise<void> {
+  buildBundle();
+  await m.copyIn(join(REPO, "dist/archy-quadlet.mjs"), "/opt/archy-quadlet/archy-quadlet.mjs");
+  await m.writeFile("/usr/local/bin/archy-quadlet", '#!/bin/sh\nexec node /opt/archy-quadlet/archy-quadlet.mjs "$@"\n', 0o755);
+}
+
+export interface Release extends OverlayOptions {
+  settings?: Record<string, unknown>;
+}
+
+/** Write a release's manifests + selection into the guest and build the stand-in images it needs. */
+export async function stage(m: Machine, r: Release): Promise<{ buildMs: number; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "archy-release-"));
+  try {
+    const specs = writeOverlay(join(dir, "manifests"), r);
+    writeSelection(join(dir, "selection.yaml"), r.apps, r.settings);
+    await m.exec(`rm -rf ${MANIFESTS} && mkdir -p ${MANIFESTS} /etc/archy-quadlet`);
+    await m.copyIn(join(dir, "manifests"), MANIFESTS);
+    await m.copyIn(join(dir, "selection.yaml"), SELECTION);
+    const buildMs = await buildStandins(m, specs);
+    return { buildMs, dir: join(dir, "manifests") };
+  } finally {
+    // the caller may inspect dir/manifests before this is removed by the OS; keep it small
+    setTimeout(() => rmSync(dir, { recursive: true, force: true }), 60_000).unref();
+  }
+}
+
+export const apply = (m: Machine, extra = "", timeoutMs = 900_000) =>
+  m.exec(`archy-quadlet apply --manifests ${MANIFESTS} --select ${SELECTION} ${extra}`, { timeoutMs, allowFail: true });
+
+export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000, stepMs = 1000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+export async function isActive(m: Machine, unit: string): Promise<string> {
+  return (await m.exec(`systemctl is-active ${unit}`, { allowFail: true })).stdout.trim();
+}
+
+export interface ContainerRow {
+  app: string;
+  name: string;
+  health?: string | string[];
+}
+
+export function catalogApp(id: string): App {
+  return parse(readFileSync(join(CATALOG, `${id}.yaml`), "utf8")) as App;
+}
+
+/** The containers the catalog's manifests give these apps, named as the compiler names them. */
+export function containersOf(apps: string[]): ContainerRow[] {
+  return apps.flatMap((id) => {
+    const app = catalogApp(id);
+    return Object.entries(app.containers).map(([key, c]) => ({ app: id, name: containerName(app, key), health: c.healthcheck?.cmd }));
+  });
+}
