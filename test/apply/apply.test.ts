@@ -10,6 +10,7 @@ import {
   FIXTURES, STATE, activeView, cleanup, currentLink, edit, genFiles, genIds, inputs, logged, runCli, show, snapshot, testEnv, viewHash, workspace,
 } from "./helpers.js";
 import { ACTIVE } from "./layout.js";
+import { golden } from "../helpers/cli.js";
 
 afterEach(cleanup);
 
@@ -254,9 +255,7 @@ describe("apply", () => {
     const ws = workspace();
     const r = await runCli(["apply", "--dry-run", "--json", "--root", ws.root, "--manifests", ws.manifests, "--secrets", ws.secrets], { log: ws.log });
     expect(r.code).toBe(0);
-    const golden = join(FIXTURES, "golden/apply-dry-run.json");
-    if (process.env.UPDATE_GOLDEN) writeFileSync(golden, r.stdout);
-    expect(r.stdout).toBe(readFileSync(golden, "utf8"));
+    golden(join(import.meta.dirname, "golden/apply-dry-run.json"), r.stdout);
     // progress goes to stderr, so stdout is pure JSON
     expect(r.stderr).toContain("plan: 18 files change");
     expect(Object.keys(JSON.parse(r.stdout))).toEqual(["noop", "generation", "changed", "daemonReload", "steps", "notes", "failures"]);

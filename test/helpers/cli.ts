@@ -1,9 +1,9 @@
 // Running the CLI in-process (fast) or as a subprocess (umask, locale, uid).
 import { spawnSync, type SpawnSyncOptions } from "node:child_process";
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { vi } from "vitest";
+import { dirname, join, relative } from "node:path";
+import { expect, vi } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { REPO } from "./quadlet.js";
 import { buildBundle, stale, BUNDLE } from "../../scripts/build.mjs";
@@ -110,3 +110,19 @@ export function changedFiles(a: Map<string, TreeEntry>, b: Map<string, TreeEntry
 }
 
 export const UNIT_DIR = "etc/containers/systemd/archy";
+
+/**
+ * Golden files: test/<area>/golden/<command>[-<case>].<ext>, compared byte for
+ * byte; UPDATE_GOLDEN=1 rewrites them instead.
+ */
+export function golden(file: string, actual: string): void {
+  const text = actual.endsWith("\n") ? actual : `${actual}\n`;
+  const name = relative(REPO, file);
+  if (process.env.UPDATE_GOLDEN === "1") {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, text);
+    return;
+  }
+  if (!existsSync(file)) throw new Error(`golden file ${name} is missing: run UPDATE_GOLDEN=1 npx vitest run ${dirname(dirname(name))}`);
+  expect(text, `golden ${name} (UPDATE_GOLDEN=1 rewrites it)`).toBe(readFileSync(file, "utf8"));
+}

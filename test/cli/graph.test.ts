@@ -43,7 +43,7 @@ describe("graph", () => {
   });
 
   it("invalid manifests: diagnostics, exit 2", async () => {
-    const r = await cli(["graph", "--manifests", join(REPO, "test/ux/fixtures/does-not-exist")]);
+    const r = await cli(["graph", "--manifests", join(REPO, "test/cli/fixtures/does-not-exist")]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/cannot read manifests directory/);
   });

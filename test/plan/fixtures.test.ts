@@ -5,10 +5,10 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cleanup, cli, readAll, tempDir, UNIT_DIR, type Run } from "./helpers/cli.js";
-import { BAD, fixtureArgs, fixtureNames, GOOD, manifestExpectations, readAssertions, type Assertion } from "./helpers/fixtures.js";
-import { podmanStoredHealthTest } from "./helpers/podman-health.js";
-import { dryrun, execStartArgv, indexOfWords, problems, serviceOf, unitValues, type DryRun } from "./helpers/quadlet.js";
+import { cleanup, cli, readAll, tempDir, UNIT_DIR, type Run } from "../helpers/cli.js";
+import { BAD, fixtureArgs, fixtureNames, GOOD, manifestExpectations, readAssertions, type Assertion } from "../helpers/fixtures.js";
+import { podmanStoredHealthTest } from "../helpers/podman-health.js";
+import { dryrun, execStartArgv, indexOfWords, problems, serviceOf, unitValues, type DryRun } from "../helpers/quadlet.js";
 
 describe.each(fixtureNames(GOOD))("good fixture %s", (name) => {
   const dir = join(GOOD, name);

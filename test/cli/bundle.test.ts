@@ -8,9 +8,9 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, 
 import { tmpdir } from "node:os";
 import { dirname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { bundle as built } from "./helpers/cli.js";
+import { bundle as built } from "../helpers/cli.js";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
+const root = fileURLToPath(new URL("../..", import.meta.url));
 const bundle = join(root, "dist/archy-quadlet.mjs");
 
 /** Child environment: nothing that could let node find packages or preload anything. */

@@ -5,12 +5,12 @@ import { createHmac } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rpcauthHash, rpcauthLine } from "../src/configs/rpcauth.js";
-import { compile } from "../src/plan/inputs.js";
-import { ReviewSecrets } from "../src/configs/secrets.js";
-import { changedFiles, cleanup, cli, cliProcess, dirModes, readAll, tempDir, UNIT_DIR, type Run, type TreeEntry } from "./helpers/cli.js";
-import { GOOD } from "./helpers/fixtures.js";
-import { dryrun, execStartArgv, indexOfWords, REPO } from "./helpers/quadlet.js";
+import { rpcauthHash, rpcauthLine } from "../../src/configs/rpcauth.js";
+import { compile } from "../../src/plan/inputs.js";
+import { ReviewSecrets } from "../../src/configs/secrets.js";
+import { changedFiles, cleanup, cli, cliProcess, dirModes, readAll, tempDir, UNIT_DIR, type Run, type TreeEntry } from "../helpers/cli.js";
+import { GOOD } from "../helpers/fixtures.js";
+import { dryrun, execStartArgv, indexOfWords, REPO } from "../helpers/quadlet.js";
 
 const STACK = join(GOOD, "bitcoin-stack");
 const CONSUMERS = ["dashboard", "indexer", "lightning"];

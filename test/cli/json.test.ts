@@ -34,7 +34,7 @@ describe("--json shapes", () => {
   it("validate: ok and with diagnostics", async () => {
     const ok = await run(["validate", "--select", "selection.yaml", "--json"]);
     expect(ok.code).toBe(0);
-    golden("json/validate.json", ok.stdout);
+    golden("validate-shape.json", ok.stdout);
     documented("validate", JSON.parse(ok.stdout));
     const bad = tempDir("archy-ux-bad-");
     dirs.push(bad);
@@ -56,11 +56,11 @@ describe("--json shapes", () => {
     writeFileSync(join(out, "etc/archy/btc/bitcoin.conf"), "tampered\n");
     const check = await run(["check", "--select", "selection.yaml", "--out", out, "--json"]);
     expect(check.code).toBe(1);
-    golden("json/check.json", check.stdout);
+    golden("check-shape.json", check.stdout);
     documented("check", JSON.parse(check.stdout));
     const diff = await run(["diff", "--select", "selection.yaml", "--against", out, "--json"]);
     expect(diff.code).toBe(1);
-    golden("json/diff.json", diff.stdout);
+    golden("diff-shape.json", diff.stdout);
     documented("diff", JSON.parse(diff.stdout));
   });
 
@@ -71,20 +71,20 @@ describe("--json shapes", () => {
     expect(plan.code).toBe(0);
     // Progress goes to stderr with --json; stdout is the document alone.
     expect(plan.stderr).toMatch(/^plan: /);
-    golden("json/apply-dry-run.json", plan.stdout);
+    golden("apply-dry-run-shape.json", plan.stdout);
     documented("apply", JSON.parse(plan.stdout));
 
     const n = makeNode();
     nodes.push(n.cleanup);
     const gens = await cli(["generations", "--root", n.root, "--json"]);
     expect(gens.code).toBe(0);
-    golden("json/generations.json", gens.stdout);
+    golden("generations-shape.json", gens.stdout);
     documented("generations", JSON.parse(gens.stdout));
   });
 
   it("status, explain and graph sections exist too", () => {
     for (const f of ["status-degraded.json", "explain-wallet.json"]) {
-      const doc = JSON.parse(readFileSync(join(REPO, "test/ux/golden", f), "utf8"));
+      const doc = JSON.parse(readFileSync(join(REPO, "test/cli/golden", f), "utf8"));
       documented(f.startsWith("status") ? "status" : "explain", doc);
     }
   });

@@ -12,23 +12,15 @@ import { RecordingAdapter, type RecordedCall, type RunResult } from "../../src/a
 import { Failure } from "../../src/outcome.js";
 import { EXIT_CODES } from "../../src/cli/main.js";
 import { REPO } from "../helpers/quadlet.js";
+import { golden as sharedGolden } from "../helpers/cli.js";
 
 export { REPO };
 export const CATALOG = join(import.meta.dirname, "fixtures/catalog");
 export const GOLDEN = join(import.meta.dirname, "golden");
-export const UPDATE = process.env.UPDATE_GOLDEN === "1";
 
-/** Compare with test/ux/golden/<name>; UPDATE_GOLDEN=1 writes it instead. */
+/** Compare with test/cli/golden/<name> (see golden() in test/helpers/cli.ts). */
 export function golden(name: string, actual: string): void {
-  const file = join(GOLDEN, name);
-  const text = actual.endsWith("\n") ? actual : `${actual}\n`;
-  if (UPDATE) {
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, text);
-    return;
-  }
-  if (!existsSync(file)) throw new Error(`golden file ${file} is missing: run UPDATE_GOLDEN=1 npx vitest run test/ux`);
-  expect(text, `golden ${name} (UPDATE_GOLDEN=1 rewrites it)`).toBe(readFileSync(file, "utf8"));
+  sharedGolden(join(GOLDEN, name), actual);
 }
 
 export interface Captured {

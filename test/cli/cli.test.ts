@@ -71,7 +71,7 @@ describe("completion bash", () => {
   it("completes option values: choices, directories, files; skips values when finding the command", () => {
     expect(complete(script, ["archy-quadlet", "graph", "--format", ""])).toEqual(["dot", "mermaid"]);
     expect(complete(script, ["archy-quadlet", "explain", "--manifests", "tes"])).toEqual(["test"]);
-    expect(complete(script, ["archy-quadlet", "apply", "--select", "test/ux/fixtures/catalog/sel"])).toEqual(["test/ux/fixtures/catalog/selection.yaml"]);
+    expect(complete(script, ["archy-quadlet", "apply", "--select", "test/cli/fixtures/catalog/sel"])).toEqual(["test/cli/fixtures/catalog/selection.yaml"]);
     // "generate" after --out is the option's value, not a command.
     expect(complete(script, ["archy-quadlet", "check", "--out", "generate", "--j"])).toEqual(["--json"]);
   });

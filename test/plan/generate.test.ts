@@ -4,9 +4,9 @@
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cleanup, cli, cliProcess, readAll, tempDir, UNIT_DIR, type TreeEntry } from "./helpers/cli.js";
-import { fixtureArgs, fixtureNames, GOOD } from "./helpers/fixtures.js";
-import { dryrun, execStartArgv, problems, REPO, serviceOf } from "./helpers/quadlet.js";
+import { cleanup, cli, cliProcess, readAll, tempDir, UNIT_DIR, type TreeEntry } from "../helpers/cli.js";
+import { fixtureArgs, fixtureNames, GOOD } from "../helpers/fixtures.js";
+import { dryrun, execStartArgv, problems, REPO, serviceOf } from "../helpers/quadlet.js";
 
 const CATALOG = join(REPO, "manifests");
 let tmp = "";
