@@ -14,8 +14,8 @@ import type { SystemAdapter } from "./adapter.js";
 import { quadletBin, quadletDryRun } from "../unit/quadlet.js";
 import { computePlan, formatPlan, serviceOf, type Plan, type Step, type Tree } from "./plan.js";
 import {
-  acquireLock, collectGarbage, currentId, garbage, ensureStableLinks, ensureStateDir, genDir, listGenerations, prune, readGeneration,
-  readMeta, statePaths, switchCurrent, toTree, treeHash, writeGeneration, writeMeta, type GenMeta, type GenState,
+  acquireLock, alignStateLink, collectGarbage, currentId, garbage, ensureStableLinks, ensureStateDir, genDir, listGenerations, prune, readActiveTree,
+  readGeneration, readMeta, stateLinkInLine, statePaths, switchCurrent, toTree, treeHash, writeGeneration, writeMeta, type GenMeta, type GenState,
 } from "./state.js";
 
 export const DEFAULT_KEEP = 3;
@@ -152,9 +152,9 @@ function afterMap(tree: Tree): Map<string, Set<string>> {
   return m;
 }
 
+/** The current generation's id and the tree the node runs now (the copy under /etc, hand edits included). */
 function activeTree(root: string): { id?: number; tree: Tree } {
-  const id = currentId(root);
-  return { id, tree: id !== undefined && existsSync(genDir(root, id)) ? readGeneration(root, id) : new Map() };
+  return { id: currentId(root), tree: readActiveTree(root) };
 }
 
 function otaFallback(root: string): number | undefined {
@@ -228,11 +228,12 @@ export async function apply(env: Env, inputs: Inputs, opts: { dryRun?: boolean; 
   const seen = currentId(env.root);
   const probe = decide();
   if (opts.dryRun) return report(probe);
-  const tidy = () => garbage(env.root).length === 0 && (seen === undefined || pruneGenerations(env, inputs.keep, seen, true).length === 0);
+  const tidy = () => garbage(env.root).length === 0 && stateLinkInLine(env.root) && (seen === undefined || pruneGenerations(env, inputs.keep, seen, true).length === 0);
   if (probe.noop && !lockHeld(env.root) && tidy() && currentId(env.root) === seen) return report(probe);
 
   return withLock(env, async (): Promise<ApplyResult> => {
     collectGarbage(env.root);
+    alignStateLink(env.root);
     const d = decide();
     if (d.noop) {
       // Nothing to switch, but a crash may have cut the last apply short before it pruned.
