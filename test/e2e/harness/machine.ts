@@ -59,6 +59,30 @@ export interface Machine {
   collectArtifacts(dir: string): Promise<void>;
   /** Clean shutdown, then remove the run's copy, cgroups and mounts. Idempotent. */
   poweroff(): Promise<void>;
+  /**
+   * Power-cycle on the same root (overlay upper dir / copy and container storage
+   * kept): `systemctl reboot` in the guest, or with `hard` a power cut (every
+   * process of the machine SIGKILLed at once via cgroup.kill, nspawn included),
+   * then boot again. Returns the machine of the new boot; this object is dead.
+   */
+  reboot(opts?: RebootOptions): Promise<Machine>;
+  /** Host path of a guest path on this run's root (for preparing files while it is down or up). */
+  hostPath(guestPath: string): string;
+  /** Date.now() when nspawn was spawned for this boot. */
+  readonly startedAt: number;
+}
+
+export interface RebootOptions {
+  /** Power cut instead of a clean reboot. */
+  hard?: boolean;
+  /** Extra systemd-nspawn arguments for the next boot (default: those of this boot). */
+  nspawnArgs?: string[];
+  /** Runs on the host while the machine is down, before it boots again. */
+  whileDown?: () => Promise<void>;
+  /** Limit for a clean reboot's shutdown (default 200 s: systemd waits for every stop job). */
+  shutdownTimeoutMs?: number;
+  /** Limit for boot up to `is-system-running` (default 120 s). */
+  bootTimeoutMs?: number;
 }
 
 export interface BootOptions {
@@ -73,6 +97,8 @@ export interface BootOptions {
   overlay?: boolean;
   /** Limit for boot up to `is-system-running` (default 120 s). */
   bootTimeoutMs?: number;
+  /** Extra systemd-nspawn arguments (e.g. --bind=/dev/loop-control). */
+  nspawnArgs?: string[];
 }
 
 /** Reference of the image produced by Machine.buildBusyboxImage(). */
@@ -472,13 +498,18 @@ export async function boot(opts: BootOptions = {}): Promise<Machine> {
     throw e;
   }
 
+  return start(name, runDir, root, nspawnArgs, opts.nspawnArgs ?? [], bootTimeoutMs);
+}
+
+/** Spawn nspawn on a prepared root and wait until systemd finished booting. */
+async function start(name: string, runDir: string, root: string, nspawnArgs: string[], extraArgs: string[], bootTimeoutMs: number): Promise<Machine> {
   const consolePath = join(runDir, "console.log");
   const consoleFd = openSync(consolePath, "a");
   const t0 = Date.now();
   // The shell moves itself into fresh cgroups and then becomes nspawn, so the
   // guest and everything it spawns stay inside cgroups we can kill and remove.
   const script = 'set -e; for d in $ARCHY_CGROUPS; do mkdir -p "$d"; echo $$ > "$d/cgroup.procs"; done; exec systemd-nspawn "$@"';
-  const nspawn = spawn("/bin/sh", ["-c", script, "sh", ...nspawnArgs], {
+  const nspawn = spawn("/bin/sh", ["-c", script, "sh", ...nspawnArgs, ...extraArgs], {
     stdio: ["ignore", consoleFd, consoleFd],
     env: {
       ...process.env,
@@ -523,8 +554,9 @@ export async function boot(opts: BootOptions = {}): Promise<Machine> {
     await fail(`boot of ${name} failed: ${(e as Error).message}`);
   }
 
+  let dead = false; // rebooted: a newer Machine object owns the name
   const exec = async (cmd: string, o: ExecOptions = {}): Promise<ExecResult> => {
-    if (!live.has(name)) throw new Error(`machine ${name} is not running`);
+    if (!live.has(name) || dead) throw new Error(`machine ${name} is not running (or was rebooted: use the Machine reboot() returned)`);
     const timeoutMs = o.timeoutMs ?? 120_000;
     // env -i: the host's environment must not leak into the guest. timeout(1)
     // runs inside the guest so a hung command is killed there, not just the
@@ -585,7 +617,40 @@ export async function boot(opts: BootOptions = {}): Promise<Machine> {
     leaderPid,
     bootMs,
     failedUnits,
+    startedAt: t0,
     exec,
+    hostPath(guestPath) {
+      if (!posix.isAbsolute(guestPath)) throw new Error(`guest path must be absolute: ${guestPath}`);
+      return join(root, guestPath);
+    },
+    async reboot(o: RebootOptions = {}) {
+      if (dead || down) throw new Error(`machine ${name} is not running`);
+      if (o.hard) {
+        dead = true;
+        // A power cut: everything of the machine dies at once, nothing is synced or unmounted.
+        await destroyCgroups(name);
+        if (!nspawnGone()) nspawn.kill("SIGKILL");
+        await exited;
+      } else {
+        // Returns once the job is queued; nspawn exits when the guest reboots (it does not restart it).
+        await exec("systemctl reboot", { allowFail: true, timeoutMs: 30_000 }).catch(() => {});
+        dead = true;
+        let timer: NodeJS.Timeout | undefined;
+        const limit = o.shutdownTimeoutMs ?? 200_000;
+        const clean = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), limit)))]);
+        clearTimeout(timer);
+        if (!clean) {
+          await kill(); // leave nothing behind on the host
+          throw new Error(`[${name}] did not go down within ${limit / 1000} s of systemctl reboot`);
+        }
+        await destroyCgroups(name); // nothing should be left; the next boot makes fresh ones
+      }
+      live.delete(name);
+      // nspawn leaves this behind when the host's /run is not a tmpfs.
+      await run("rm", ["-rf", "--one-file-system", join(NSPAWN_PROPAGATE, name)]);
+      if (o.whileDown) await o.whileDown();
+      return start(name, runDir, root, nspawnArgs, o.nspawnArgs ?? extraArgs, o.bootTimeoutMs ?? bootTimeoutMs);
+    },
     async writeFile(guestPath, content, mode = 0o644) {
       if (!posix.isAbsolute(guestPath)) throw new Error(`guest path must be absolute: ${guestPath}`);
       await guestWrite(guestPath, content, mode);
@@ -624,6 +689,7 @@ export async function boot(opts: BootOptions = {}): Promise<Machine> {
       await dump("failed-units.txt", "systemctl list-units --failed --no-pager");
     },
     poweroff() {
+      if (dead) return Promise.resolve(); // rebooted: the newer Machine powers off
       return (down ??= (async () => {
         if (!nspawnGone()) {
           // Returns once the job is queued; the guest may die under nsenter.
