@@ -303,7 +303,7 @@ function makeConfig(entry: ConfigEntry, n: ContainerNode, ctx: Ctx, where: { fil
     }
     case "nginx.conf":
       return {
-        content: render(nginxConf, { ...common, basic_auth: Buffer.from(`${n.app.id}:${pass}`).toString("base64"), extra_locations: uiLocations(n, ctx) }),
+        content: render(nginxConf, { ...common, dns: NETWORK.gateway, basic_auth: Buffer.from(`${n.app.id}:${pass}`).toString("base64"), extra_locations: uiLocations(n, ctx) }),
         secret: true,
       };
   }
@@ -344,7 +344,8 @@ function uiLocations(n: ContainerNode, ctx: Ctx): string {
     # lnd's wallet/RPC state: unauthenticated in lnd's REST API (no macaroon is sent).
     location = /lnd/v1/state {
         limit_except GET { deny all; }
-        proxy_pass https://${line(lnd)}:8080/v1/state;
+        set $lnd_upstream ${line(lnd)};
+        proxy_pass https://$lnd_upstream:8080/v1/state;
         proxy_ssl_verify off;
     }
 `;
@@ -355,7 +356,8 @@ function uiLocations(n: ContainerNode, ctx: Ctx): string {
     # electrs' Prometheus metrics (ELECTRS_MONITORING_ADDR): index height and more.
     location = /electrs/metrics {
         limit_except GET { deny all; }
-        proxy_pass http://${line(electrs)}:4224/;
+        set $electrs_upstream ${line(electrs)};
+        proxy_pass http://$electrs_upstream:4224/;
     }
 `;
   }

@@ -15,7 +15,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { App } from "../../src/manifest/schema.js";
 import { intendedHealthTest } from "../../src/lower/health.js";
 import { podmanStoredHealthTest } from "../helpers/podman-health.js";
-import { assertHostClean, boot, ensureRootfs, type Machine } from "./harness/machine.js";
+import { renderPage } from "./browser.js";
+import { assertHostClean, boot, ensureRootfs, shellQuote, type Machine } from "./harness/machine.js";
 import { apply, containersOf, installBundle, isActive, stage, waitFor } from "./node-kit.js";
 import { CATALOG, imageOnlyDiff } from "./overlay.js";
 
@@ -129,12 +130,68 @@ async function expectRpcAuth(m: Machine, bitcoind: string, apps: string[]): Prom
   expect((await m.exec(`podman logs ${bitcoind} 2>&1`)).stdout).not.toMatch(/rpc auth FAILED/);
 }
 
+/** JSON-RPC through a UI companion's nginx (which injects that UI's credential), from the node itself. */
+async function rpcViaUi(m: Machine, port: number, method: string): Promise<{ status: number; body: string }> {
+  const body = JSON.stringify({ jsonrpc: "1.0", id: "e2e", method, params: [] });
+  const r = await m.exec(`busybox wget -S -q -O - --header 'content-type: application/json' --post-data ${shellQuote(body)} http://127.0.0.1:${port}/bitcoin-rpc/ 2>&1`, { allowFail: true });
+  const status = Number(/HTTP\/1\.1 (\d+)/.exec(r.stdout)?.[1] ?? 0);
+  return { status, body: r.stdout.slice(r.stdout.lastIndexOf("\n{") + 1) };
+}
+
+const inspect1 = async (m: Machine, name: string, fmt: string) => (await m.exec(`podman inspect ${name} --format ${shellQuote(fmt)}`)).stdout.trim();
+
+/**
+ * nginx resolves upstream names per request (resolver + variable): a UI keeps
+ * reaching bitcoind after bitcoind's container is replaced under a new
+ * address, without the UI restarting. The old address is held by another
+ * container meanwhile, so the new one cannot get it back.
+ */
+async function uiSurvivesBitcoindReplacement(m: Machine, bitcoind: string, ui: string, port: number): Promise<void> {
+  const uiId = await inspect1(m, ui, "{{.Id}}");
+  const ip = await inspect1(m, bitcoind, "{{.NetworkSettings.Networks.archy.IPAddress}}");
+  // Only this unit: its dependents are deliberately left running.
+  await m.exec(`systemctl stop --job-mode=ignore-dependencies ${bitcoind}.service`);
+  await m.exec(`podman run -d --rm --name ip-holder --network archy --ip ${ip} localhost/standin/base-node:1 sleep 600`);
+  try {
+    await m.exec(`systemctl start --job-mode=ignore-dependencies ${bitcoind}.service`, { timeoutMs: 300_000 });
+    const ip2 = await inspect1(m, bitcoind, "{{.NetworkSettings.Networks.archy.IPAddress}}");
+    expect(ip2).not.toBe(ip);
+    await waitFor("RPC through the UI after bitcoind moved", async () => (await rpcViaUi(m, port, "getblockchaininfo")).status === 200, 60_000, 2000);
+    expect(await inspect1(m, ui, "{{.Id}}"), "the UI container was not replaced").toBe(uiId);
+  } finally {
+    await m.exec("podman rm -f -t 0 ip-holder", { allowFail: true });
+  }
+}
+
+const SHOTS = join(ARTIFACTS, "screenshots");
+
+/** The UI companions' pages in a real browser show what the stand-ins answer. */
+async function expectUiPages(m: Machine, pages: { port: number; app: string; want: Record<string, RegExp> }[]): Promise<void> {
+  mkdirSync(SHOTS, { recursive: true });
+  for (const p of pages) {
+    const text = await renderPage(m, `http://127.0.0.1:${p.port}/`, join(SHOTS, `${p.app}.png`));
+    for (const [id, re] of Object.entries(p.want)) expect(text.get(id) ?? "(missing)", `${p.app} #${id}`).toMatch(re);
+  }
+}
+
 describe("the shipped catalog on systemd 257 + podman 5.4", () => {
   it("boot A: bitcoin-knots, electrumx and every other app (regtest) come up healthy", async () => {
     const m = await bootNode();
     await onFailure(m, "boot-a", async () => {
       await upAndCheck(m, BOOT_A, { bitcoin_network: "regtest" });
       await expectRpcAuth(m, "bitcoin-knots", BOOT_A);
+      for (const port of [8081, 8082]) {
+        const r = await rpcViaUi(m, port, "getblockchaininfo");
+        expect(r.status, r.body).toBe(200);
+        expect(JSON.parse(r.body).result.chain).toBe("regtest");
+        // The UI's credential is whitelisted to read-only calls.
+        expect((await rpcViaUi(m, port, "stop")).status).toBe(403);
+      }
+      await expectUiPages(m, [
+        { port: 8081, app: "bitcoin-ui", want: { chain: /regtest/, blocks: /120/, headers: /120/, peers: /8/, impl: /Knots/, error: /^$/ } },
+        { port: 8082, app: "lnd-ui", want: { "lnd-state": /SERVER_ACTIVE|active/i, chain: /regtest/, blocks: /120/, error: /^$/ } },
+      ]);
+      await uiSurvivesBitcoindReplacement(m, "bitcoin-knots", "archy-bitcoin-ui", 8081);
     });
   });
 
@@ -143,6 +200,7 @@ describe("the shipped catalog on systemd 257 + podman 5.4", () => {
     await onFailure(m, "boot-b", async () => {
       await upAndCheck(m, BOOT_B_FIRST, { bitcoin_network: "mainnet" });
       await expectRpcAuth(m, "bitcoin-core", BOOT_B_FIRST);
+      await expectUiPages(m, [{ port: 8083, app: "electrs-ui", want: { "index-height": /120/, chain: /main/, blocks: /120/, error: /^$/ } }]);
       await upAndCheck(m, BOOT_B_THEN, { bitcoin_network: "mainnet" });
       await expectRpcAuth(m, "bitcoin-core", BOOT_B_THEN);
     });

@@ -346,7 +346,7 @@ exec "$@"
     entrypoint: ["/entrypoint.sh"],
     cmd: ["apache2-foreground"],
     users: [["www-data", 33, 33]],
-    scripts: { "/entrypoint.sh": passThrough("nextcloud entrypoint"), "/cron.sh": `#!/bin/sh\nset -e\ntest -w /var/www/html\nexec sleep 2147483647\n` },
+    scripts: { "/entrypoint.sh": passThrough("nextcloud entrypoint"), "/cron.sh": `#!/bin/sh\nset -e\ntest -w /var/www/html\ntrap 'exit 0' TERM\nwhile :; do sleep 1 & wait; done\n` },
     exes: { "/usr/local/bin/apache2-foreground": ["service"] },
     service: {
       requireEnv: ["MYSQL_PASSWORD|MYSQL_PASSWORD_FILE"],

@@ -558,6 +558,17 @@ const roles = {
     await waitTcp(ph, pp);
     const [eh, ep] = (get("electrum_rpc_addr") ?? "127.0.0.1:50001").split(":");
     await listen(ep, eh);
+    const mon = get("monitoring_addr");
+    if (mon) {
+      const [mh, mp] = mon.split(":");
+      await new Promise((r) =>
+        createHttpServer((req, res) => {
+          res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+          res.end(`# TYPE electrs_index_height gauge\nelectrs_index_height{type="tip"} ${info.blocks}\n`);
+        }).listen(Number(mp), mh, r),
+      );
+      log(`metrics on ${mon}`);
+    }
     setInterval(() => {}, 1 << 30);
   },
 
