@@ -14,9 +14,10 @@ import type { SystemAdapter } from "./adapter.js";
 import { quadletBin, quadletDryRun } from "../unit/quadlet.js";
 import { computePlan, formatPlan, serviceOf, type Plan, type Step, type Tree } from "./plan.js";
 import {
-  acquireLock, alignStateLink, collectGarbage, currentId, garbage, ensureStableLinks, ensureStateDir, genDir, listGenerations, prune, readActiveTree,
+  alignStateLink, collectGarbage, currentId, garbage, ensureStableLinks, ensureStateDir, genDir, listGenerations, prune, readActiveTree,
   readGeneration, readMeta, stateLinkInLine, statePaths, switchCurrent, toTree, treeHash, writeGeneration, writeMeta, type GenMeta, type GenState,
 } from "./state.js";
+import { acquireLock, lockHeld } from "./lock.js";
 
 export const DEFAULT_KEEP = 3;
 export const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
@@ -69,13 +70,13 @@ function compileFor(inputs: Inputs, podman: Version | undefined) {
 
 async function withLock<T>(env: Env, fn: () => Promise<T>): Promise<T> {
   ensureStateDir(env.root);
-  const release = await acquireLock(env.root, env.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS, (pid) =>
-    env.log(`waiting for lock held by pid ${pid} (another apply, rollback or reconcile)`),
+  const release = await acquireLock(statePaths(env.root).state, env.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS, (pid) =>
+    env.log(`waiting for lock held by ${pid ? `pid ${pid}` : "another process"} (another apply, rollback or reconcile)`),
   );
   try {
     return await fn();
   } finally {
-    release();
+    await release();
   }
 }
 
@@ -229,7 +230,7 @@ export async function apply(env: Env, inputs: Inputs, opts: { dryRun?: boolean; 
   const probe = decide();
   if (opts.dryRun) return report(probe);
   const tidy = () => garbage(env.root).length === 0 && stateLinkInLine(env.root) && (seen === undefined || pruneGenerations(env, inputs.keep, seen, true).length === 0);
-  if (probe.noop && !lockHeld(env.root) && tidy() && currentId(env.root) === seen) return report(probe);
+  if (probe.noop && !(await lockHeld(statePaths(env.root).state)) && tidy() && currentId(env.root) === seen) return report(probe);
 
   return withLock(env, async (): Promise<ApplyResult> => {
     collectGarbage(env.root);
@@ -294,10 +295,6 @@ function pruneGenerations(env: Env, keep: number, id: number, dryRun = false): n
   const removed = prune(env.root, keep, new Set([id, ...(fb !== undefined ? [fb] : [])]), dryRun);
   if (removed.length && !dryRun) env.log(`pruned generation${removed.length > 1 ? "s" : ""} ${removed.join(", ")}`);
   return removed;
-}
-
-function lockHeld(root: string): boolean {
-  return existsSync(statePaths(root).lock);
 }
 
 export async function rollback(env: Env, to?: number, opts: { markFailed?: string } = {}): Promise<ApplyResult> {

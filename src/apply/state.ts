@@ -1,7 +1,7 @@
 // What archy-quadlet owns on a node:
 //   var/lib/archy-quadlet/generations/<n>/   complete trees (+ meta.json): history, rollback targets
 //   var/lib/archy-quadlet/current -> generations/<n>   (bookkeeping; follows the switch below)
-//   var/lib/archy-quadlet/lock, inputs.json, ota/
+//   var/lib/archy-quadlet/inputs.json, ota/   (the lock is a socket name, not a file: lock.ts)
 //   etc/archy-quadlet/active/<n>/            the active generation's tree, materialised as real files
 //   etc/archy-quadlet/active/current -> <n>  THE switch: one rename; what the node runs
 // and the stable links (etc/containers/systemd/archy, etc/archy, the archy-quadlet-* units, …)
@@ -11,8 +11,8 @@
 // before local-fs.target, i.e. before a separately mounted /var (or /var/lib/archy-quadlet)
 // exists. Everything they read at boot must be on the root file system, so the active tree
 // is copied there (every file and directory fsynced) before the switch; generations, OTA
-// state and the lock stay in /var/lib/archy-quadlet, which is only used at run time.
-import { closeSync, existsSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync, constants, chmodSync } from "node:fs";
+// state stay in /var/lib/archy-quadlet, which is only used at run time.
+import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeSync, constants, chmodSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { dirname, join, relative } from "node:path";
 import { cmp } from "../manifest/diagnostics.js";
@@ -55,7 +55,6 @@ export function statePaths(root: string) {
     state,
     gens: join(state, "generations"),
     current: join(state, "current"),
-    lock: join(state, "lock"),
     inputs: join(state, "inputs.json"),
     ota: join(state, "ota"),
   };
@@ -523,62 +522,7 @@ export function prune(root: string, keep: number, protect: Set<number>, dryRun =
   return removed;
 }
 
-export class LockTimeout extends Failure {
-  constructor(message: string) {
-    super("locked", message);
-  }
-}
-
-/** A lock file holding the owner's pid; a dead owner's lock is taken over. */
-export async function acquireLock(root: string, timeoutMs: number, onWait: (pid: number) => void): Promise<() => void> {
-  const { lock } = statePaths(root);
-  const deadline = Date.now() + timeoutMs;
-  let told = false;
-  for (;;) {
-    // Written in full first, then linked into place: the lock file never exists without its pid
-    // (an empty lock left by a crash between create and write would block every apply forever).
-    const mine = `${lock}.${process.pid}`;
-    writeFileSync(mine, `${process.pid}\n`, { mode: 0o644 });
-    try {
-      linkSync(mine, lock);
-      return () => {
-        try {
-          if (readFileSync(lock, "utf8").trim() === String(process.pid)) unlinkSync(lock);
-        } catch {
-          /* already gone */
-        }
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-    } finally {
-      rmSync(mine, { force: true });
-    }
-    let text: string;
-    try {
-      text = readFileSync(lock, "utf8");
-    } catch {
-      continue;
-    }
-    const pid = /^\d+\n?$/.test(text) ? Number(text.trim()) : 0;
-    if (pid <= 0 || !alive(pid)) {
-      // Stale (dead owner, or no pid at all): rename is atomic, so only one waiter takes it over.
-      try {
-        renameSync(lock, `${lock}.stale-${process.pid}`);
-        rmSync(`${lock}.stale-${process.pid}`, { force: true });
-      } catch {
-        /* someone else got there */
-      }
-      continue;
-    }
-    if (Date.now() >= deadline) throw new LockTimeout(`another archy-quadlet (pid ${pid}) holds ${lock}; gave up after ${Math.round(timeoutMs / 1000)} s`);
-    if (!told) {
-      onWait(pid);
-      told = true;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
+/** Whether a process with this pid exists (lock temp files of the file lock this replaced name one). */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
