@@ -1,6 +1,6 @@
 // apply / rollback / reconcile: the only code that changes a node. Everything
 // is computed first (compile, plan, preflight); then one rename switches.
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join, resolve } from "node:path";
 import { compile } from "../plan/inputs.js";
@@ -18,6 +18,7 @@ import {
   readGeneration, readMeta, stateLinkInLine, statePaths, switchCurrent, toTree, treeHash, writeGeneration, writeMeta, type GenMeta, type GenState,
 } from "./state.js";
 import { acquireLock, lockHeld } from "./lock.js";
+import { writeFileAtomic } from "../atomic.js";
 
 export const DEFAULT_KEEP = 3;
 export const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
@@ -172,9 +173,7 @@ function otaPending(root: string): boolean {
 }
 
 function saveInputs(root: string, inputs: Inputs): void {
-  const p = statePaths(root).inputs;
-  writeFileSync(`${p}.tmp`, JSON.stringify(inputs, null, 2) + "\n", { mode: 0o644 });
-  renameSync(`${p}.tmp`, p);
+  writeFileAtomic(statePaths(root).inputs, JSON.stringify(inputs, null, 2) + "\n", 0o644);
 }
 
 export function loadInputs(root: string): Inputs {

@@ -12,7 +12,8 @@
 // exists. Everything they read at boot must be on the root file system, so the active tree
 // is copied there (every file and directory fsynced) before the switch; generations, OTA
 // state stay in /var/lib/archy-quadlet, which is only used at run time.
-import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeSync, constants, chmodSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, chmodSync } from "node:fs";
+import { fsyncDir, writeFileAtomic } from "../atomic.js";
 import { createHash } from "node:crypto";
 import { dirname, join, relative } from "node:path";
 import { cmp } from "../manifest/diagnostics.js";
@@ -58,32 +59,6 @@ export function statePaths(root: string) {
     inputs: join(state, "inputs.json"),
     ota: join(state, "ota"),
   };
-}
-
-function fsyncPath(p: string): void {
-  const fd = openSync(p, constants.O_RDONLY);
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** write(2) may write less than asked (a full disk, a file-size limit): go on until all is written or it fails. */
-function writeAll(fd: number, buf: Buffer): void {
-  for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
-}
-
-function writeSynced(abs: string, content: Buffer | string, mode: number): void {
-  const fd = openSync(abs, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
-  try {
-    writeAll(fd, typeof content === "string" ? Buffer.from(content) : content);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  chmodSync(abs, mode); // umask must not decide
-  tick();
 }
 
 export function treeHash(files: Iterable<[string, { content: Buffer | string | Uint8Array; mode: number }]>): string {
@@ -140,16 +115,10 @@ export function readMeta(root: string, id: number): GenMeta | undefined {
   }
 }
 
-/** Rewrite meta.json atomically (temp + rename): states change after the fact. */
+/** Rewrite meta.json atomically: states change after the fact. */
 export function writeMeta(root: string, meta: GenMeta): void {
-  const dir = genDir(root, meta.id);
   // The temp file sits next to the generations, never inside one: a crash must not add a file to a tree.
-  const tmp = join(statePaths(root).gens, `.meta-${meta.id}.tmp-${process.pid}`);
-  rmSync(tmp, { force: true });
-  writeSynced(tmp, JSON.stringify(meta, null, 2) + "\n", 0o644);
-  renameSync(tmp, join(dir, "meta.json"));
-  tick();
-  fsyncPath(dir);
+  writeFileAtomic(join(genDir(root, meta.id), "meta.json"), JSON.stringify(meta, null, 2) + "\n", 0o644, { tmpDir: statePaths(root).gens });
 }
 
 export function listGenerations(root: string): GenMeta[] {
@@ -290,7 +259,7 @@ export function writeGeneration(root: string, id: number, files: OutputFile[], m
     throw e;
   }
   tick();
-  fsyncPath(gens);
+  fsyncDir(gens);
 }
 
 function buildGeneration(tmp: string, files: OutputFile[], meta?: GenMeta): void {
@@ -307,11 +276,11 @@ function buildGeneration(tmp: string, files: OutputFile[], meta?: GenMeta): void
       dirs.add(d);
       tick();
     }
-    writeSynced(abs, asBuffer(f.content), f.mode);
+    writeFileAtomic(abs, asBuffer(f.content), f.mode, { syncDir: false });
   }
-  if (meta) writeSynced(join(tmp, "meta.json"), JSON.stringify(meta, null, 2) + "\n", 0o644);
-  for (const d of [...dirs].sort().reverse()) fsyncPath(d);
-  fsyncPath(tmp);
+  if (meta) writeFileAtomic(join(tmp, "meta.json"), JSON.stringify(meta, null, 2) + "\n", 0o644, { syncDir: false });
+  for (const d of [...dirs].sort().reverse()) fsyncDir(d);
+  fsyncDir(tmp);
 }
 
 /**
@@ -375,7 +344,7 @@ function materialise(root: string, id: number): void {
     throw e;
   }
   tick();
-  fsyncPath(dir);
+  fsyncDir(dir);
 }
 
 /** Point the symlink dir/name at target: a temp link, one rename, the directory fsynced. */
@@ -386,7 +355,7 @@ function switchLink(dir: string, name: string, target: string): void {
   tick();
   renameSync(tmp, join(dir, name));
   tick();
-  fsyncPath(dir);
+  fsyncDir(dir);
 }
 
 /**

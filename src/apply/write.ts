@@ -1,10 +1,11 @@
-// Writing a tree: every file via temp + rename with an explicit mode (the
-// caller's umask never decides), never through a symlink we did not create.
-import { chmodSync, closeSync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, rmdirSync, writeSync, constants } from "node:fs";
+// Writing a tree: every file with the one atomic write (src/atomic.ts) and an
+// explicit mode (the caller's umask never decides), never through a symlink we
+// did not create.
+import { chmodSync, lstatSync, mkdirSync, rmSync, rmdirSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { fsyncDir, writeFileAtomic } from "../atomic.js";
 import { Failure } from "../outcome.js";
 import type { Change } from "../plan/tree.js";
-import { asBuffer } from "../plan/tree.js";
 
 export class WriteError extends Failure {
   constructor(message: string) {
@@ -53,20 +54,6 @@ export function ensureDir(root: string, relDir: string): void {
   }
 }
 
-export function writeFileAtomic(abs: string, content: string | Uint8Array, mode: number): void {
-  const tmp = `${abs}.archy-tmp-${process.pid}`;
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, mode);
-  try {
-    // write(2) may write less than asked (a full disk, a file-size limit): go on until done or it fails.
-    const buf = asBuffer(content);
-    for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
-  } finally {
-    closeSync(fd);
-  }
-  chmodSync(tmp, mode);
-  renameSync(tmp, abs);
-}
-
 /** Apply a computed change list to root. All checks run before the first write. */
 export function applyChanges(root: string, changes: Change[]): void {
   const checked = new Map<string, boolean>();
@@ -89,9 +76,11 @@ export function applyChanges(root: string, changes: Change[]): void {
         ensureDir(root, dir);
         ensured.add(dir);
       }
-      writeFileAtomic(abs, c.want.content, c.want.mode);
+      writeFileAtomic(abs, c.want.content, c.want.mode, { syncDir: false });
     }
   }
+  // Each directory written into is fsynced once, after all its files.
+  for (const dir of ensured) fsyncDir(join(root, dir));
 }
 
 function pruneEmptyDirs(root: string, rel: string): void {

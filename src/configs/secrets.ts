@@ -2,9 +2,10 @@
 // files, 256-bit CSPRNG values, never regenerated); the review set is fixed and
 // obviously fake, so the committed out/ tree is identical on every machine.
 import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync, constants } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Diagnostic } from "../manifest/diagnostics.js";
+import { fsyncDir, writeFileAtomic } from "../atomic.js";
 
 export interface SecretSource {
   readonly real: boolean;
@@ -132,21 +133,8 @@ export class SecretStore implements SecretSource {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
     }
-    for (const [name, value] of [...this.pending].sort()) {
-      const file = join(this.where, name);
-      const tmp = `${file}.tmp-${process.pid}`;
-      const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-      try {
-        writeSync(fd, `${value}\n`);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, file);
-    }
-    const dfd = openSync(this.where, "r");
-    fsyncSync(dfd);
-    closeSync(dfd);
+    for (const [name, value] of [...this.pending].sort()) writeFileAtomic(join(this.where, name), `${value}\n`, 0o600, { syncDir: false });
+    fsyncDir(this.where);
     this.pending.clear();
   }
 }

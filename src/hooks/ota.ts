@@ -1,7 +1,8 @@
 // OTA verification: arm a marker before the new release starts, verify it
 // after boot, mark good or roll back once. The greenboot / RAUC / systemd boot
 // assessment pattern: bounded time, at most one fallback, then stop and ask.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync, appendFileSync, constants } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, appendFileSync } from "node:fs";
+import { writeFileAtomic } from "../atomic.js";
 import { join } from "node:path";
 import { statePaths, currentId, readMeta, writeMeta, prune, readGeneration, listGenerations } from "../apply/state.js";
 import { rollback, DEFAULT_KEEP, loadInputs, type Env } from "../apply/apply.js";
@@ -27,20 +28,8 @@ const markerPath = (root: string) => join(statePaths(root).ota, "pending.json");
 const historyPath = (root: string) => join(statePaths(root).ota, "history.jsonl");
 
 function writeMarker(root: string, m: Marker): void {
-  const dir = statePaths(root).ota;
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
-  const tmp = `${markerPath(root)}.tmp-${process.pid}`;
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o644);
-  try {
-    writeSync(fd, JSON.stringify(m, null, 2) + "\n");
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, markerPath(root));
-  const dfd = openSync(dir, "r");
-  fsyncSync(dfd);
-  closeSync(dfd);
+  mkdirSync(statePaths(root).ota, { recursive: true, mode: 0o755 });
+  writeFileAtomic(markerPath(root), JSON.stringify(m, null, 2) + "\n", 0o644);
 }
 
 type MarkerRead = { kind: "none" } | { kind: "ok"; marker: Marker } | { kind: "corrupt"; why: string };
