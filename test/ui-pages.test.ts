@@ -18,7 +18,7 @@ type Answer = { status: number; body: unknown } | { status: number; text: string
 type Backend = (url: string, init?: { method?: string; body?: string }) => Answer;
 
 /** Run a page's app.js once (first refresh) with `backend` answering its fetches. */
-async function render(ui: string, backend: Backend): Promise<{ el: (id: string) => El; state: string; calls: string[] }> {
+async function render(ui: string, backend: Backend): Promise<{ el: (id: string) => El; state: string; calls: string[]; again: () => Promise<string> }> {
   const html = readFileSync(join(REPO, "manifests/build", ui, "index.html"), "utf8");
   const els = new Map<string, El>();
   for (const m of html.matchAll(/id="([^"]+)"/g)) els.set(m[1]!, { id: m[1]!, textContent: "…", hidden: /hidden/.test(m[0]), value: 0 });
@@ -48,9 +48,12 @@ async function render(ui: string, backend: Backend): Promise<{ el: (id: string) 
   let first: Promise<void> | undefined;
   const src = readFileSync(join(REPO, "manifests/build", ui, "app.js"), "utf8").replace(/^refresh\(\);$/m, "__first(refresh());");
   const run = new Function("document", "fetch", "setInterval", "location", "__first", src);
-  run(document, fetch, () => 0, { hostname: "node.local" }, (p: Promise<void>) => (first = p));
+  let tick: (() => Promise<void>) | undefined;
+  run(document, fetch, (fn: () => Promise<void>) => ((tick = fn), 0), { hostname: "node.local" }, (p: Promise<void>) => (first = p));
   await first;
-  return { el: (id) => document.getElementById(id), state: body.dataset.state, calls };
+  // The page's next periodic refresh, on the same DOM; resolves to the new state.
+  const again = async () => (await tick!(), body.dataset.state);
+  return { el: (id) => document.getElementById(id), state: body.dataset.state, calls, again };
 }
 
 const BLOCKCHAIN = { chain: "regtest", blocks: 101, headers: 120, verificationprogress: 0.84215, initialblockdownload: true };
@@ -145,5 +148,25 @@ describe("electrs-ui", () => {
     expect(p.state).toBe("error");
     expect(p.el("index-height").textContent).toBe("unknown");
     expect(p.el("electrs-error").hidden).toBe(false);
+  });
+});
+
+describe("recovery", () => {
+  it.each(["bitcoin-ui", "lnd-ui", "electrs-ui"])("%s: the next refresh after a failure clears the error state", async (ui) => {
+    let fail = true;
+    const ok: Backend = (url, init) =>
+      url === "/lnd/v1/state"
+        ? { status: 200, body: { state: "RPC_ACTIVE" } }
+        : url === "/electrs/metrics"
+          ? { status: 200, text: 'electrs_index_height{type="tip"} 101\n' }
+          : bitcoind(NETWORK_KNOTS)(url, init);
+    const p = await render(ui, (url, init) => (fail ? { status: 502, text: "" } : ok(url, init)));
+    expect(p.state).toBe("error");
+    expect(p.el("error").textContent).not.toBe("");
+    fail = false;
+    expect(await p.again()).toBe("ok");
+    expect(p.el("error").textContent).toBe("");
+    expect(p.el("error").hidden).toBe(true);
+    expect(p.el("status").textContent).not.toBe("Error");
   });
 });

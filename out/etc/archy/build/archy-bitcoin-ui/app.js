@@ -53,6 +53,7 @@ async function refresh() {
     } catch {
       set("mempool", "unavailable");
     }
+    set("error", "");
     document.getElementById("error").hidden = true;
     set("status", chain.initialblockdownload ? "Syncing" : "Synced");
     document.body.dataset.state = "ok";
