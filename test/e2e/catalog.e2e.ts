@@ -86,6 +86,12 @@ async function upAndCheck(m: Machine, apps: string[], settings: Record<string, u
     throw new Error(`${(e as Error).message}: ${states.join(" ")}`);
   });
 
+  // A restart loop can look "active" for a moment: the container must exist and the unit not restart meanwhile.
+  const restarts = async () => (await m.exec(`systemctl show -p NRestarts --value ${rows.map((r) => `${r.name}.service`).join(" ")}`)).stdout.trim().split("\n");
+  const before = await restarts();
+  await new Promise((r) => setTimeout(r, 15_000));
+  const after = await restarts();
+  expect(rows.filter((_, i) => before[i] !== after[i]).map((r) => r.name), "services restarting").toEqual([]);
   for (const r of rows) {
     const inspect = JSON.parse((await m.exec(`podman inspect ${r.name}`)).stdout)[0];
     expect(inspect.State.Running, `${r.name} running`).toBe(true);
@@ -115,6 +121,11 @@ async function upAndCheck(m: Machine, apps: string[], settings: Record<string, u
 async function expectRpcAuth(m: Machine, bitcoind: string, apps: string[]): Promise<void> {
   const users = rpcConsumers(apps);
   expect(users.length).toBeGreaterThan(0);
+  // A UI companion's nginx is the consumer, on behalf of whoever opens the page: call through it.
+  for (const id of users.filter((u) => catalog.get(u)!.kind === "ui")) {
+    const port = Object.values(catalog.get(id)!.containers)[0]!.ports![0]!.host;
+    expect((await rpcViaUi(m, port, "getblockchaininfo")).status, `${id} via :${port}`).toBe(200);
+  }
   await waitFor(
     "every RPC consumer authenticated",
     async () => {

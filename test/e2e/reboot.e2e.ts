@@ -15,7 +15,7 @@ import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { assertHostClean, boot, ensureRootfs, type Machine, type RebootOptions } from "./harness/machine.js";
+import { assertHostClean, boot, ensureRootfs, shellQuote, type Machine, type RebootOptions } from "./harness/machine.js";
 import { apply, installBundle, isActive, stage, waitFor, type Release } from "./node-kit.js";
 
 const ARTIFACTS = join(import.meta.dirname, "artifacts");
@@ -43,7 +43,7 @@ const sh = async (cmd: string, timeoutMs = 180_000) => (await machine().exec(cmd
 const shTry = (cmd: string, timeoutMs = 180_000) => machine().exec(cmd, { timeoutMs, allowFail: true });
 
 async function show(unit: string, ...props: string[]): Promise<Record<string, string>> {
-  const out = await sh(`systemctl show ${unit} ${props.map((p) => `-p ${p}`).join(" ")}`);
+  const out = await sh(`systemctl show ${unit ? shellQuote(unit) : ""} ${props.map((p) => `-p ${p}`).join(" ")}`);
   return Object.fromEntries(out.trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
 }
 const mono = async (unit: string, prop: string) => Number((await show(unit, prop))[prop]);

@@ -394,10 +394,13 @@ exec "$@"
     },
   },
 
-  // cryptoadvance/specter-desktop: python entrypoint `python3 -m cryptoadvance.specter server`; BTC_RPC_* env.
+  // cryptoadvance/specter-desktop (docker/Dockerfile, derived from lncm/docker-specter-desktop):
+  // USER specter (1000), ENTRYPOINT python3 -m cryptoadvance.specter server; BTC_RPC_* env.
   "ghcr.io/cryptoadvance/specter-desktop": {
     base: "node",
     entrypoint: ["python3", "-m", "cryptoadvance.specter", "server"],
+    user: "specter",
+    users: [["specter", 1000, 1000]],
     exes: { "/usr/local/bin/python3": ["service"] },
     service: {
       writeArgs: ["--specter-data-folder"],
