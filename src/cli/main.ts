@@ -102,6 +102,38 @@ export function buildProgram(): Command {
     .addHelpText("after", examples(["archy-quadlet podman heal", "archy-quadlet podman heal --json"]))
     .action(async (o) => (await import("./hook-cmds.js")).podmanHealCmd(o));
 
+  // Tor, wallets and channel backups (issue 16; docs/tor.md).
+  compileOptions(program.command("connect").description("what a wallet needs to reach an app: LAN and onion addresses, Electrum strings, RPC, lndconnect"))
+    .argument("<app>", "app id")
+    .option("--root <dir>", "target filesystem root (onion hostnames, lnd's TLS cert and macaroon are read under it)", "/")
+    .option("--host <name>", "the node's LAN host name or address (default: <hostname>.local)")
+    .option("--rpc-user <app>", "bitcoind provider: show the RPC login of this consuming app")
+    .option("--show-secrets", "include passwords and macaroons (stdout only)")
+    .option("--qr", "render each URI as a QR code in the terminal")
+    .option("--json", "machine-readable result")
+    .addHelpText("after", examples(["archy-quadlet connect electrumx --qr", "archy-quadlet connect lnd --show-secrets --qr --select /etc/archy-quadlet/selection.yaml --secrets /var/lib/archy/secrets", "archy-quadlet connect bitcoin-knots --rpc-user sparrow-wallet --json"]))
+    .action(async (app: string, o) => (await import("./connect.js")).connectCmd(app, o));
+
+  const backup = program.command("backup").description("LND static channel backups");
+  backup
+    .command("lnd-scb")
+    .description("copy lnd's channel.backup atomically to the backup dir, verified, keeping the last N (archy-quadlet-lnd-backup.service)")
+    .requiredOption("--source <file>", "lnd's channel.backup")
+    .requiredOption("--dest <dir>", "backup directory (advice: a different disk)")
+    .option("--keep <n>", "timestamped copies to keep", "30")
+    .option("--json", "machine-readable result")
+    .addHelpText("after", examples(["archy-quadlet backup lnd-scb --source /var/lib/archy/apps/lnd/data/data/chain/bitcoin/mainnet/channel.backup --dest /mnt/backup/lnd"]))
+    .action(async (o) => (await import("./backup.js")).lndScbCmd(o));
+  backup
+    .command("status")
+    .description("age of the newest channel backup; exit 1 if lnd's file is newer than it")
+    .requiredOption("--source <file>", "lnd's channel.backup")
+    .requiredOption("--dest <dir>", "backup directory")
+    .option("--json", "machine-readable result")
+    .addHelpText("after", examples(["archy-quadlet backup status --source /var/lib/archy/apps/lnd/data/data/chain/bitcoin/mainnet/channel.backup --dest /var/lib/archy-backup/lnd"]))
+    .action(async (o) => (await import("./backup.js")).scbStatusCmd(o));
+  backup.addHelpText("after", examples(["archy-quadlet backup status --source … --dest /var/lib/archy-backup/lnd"]));
+
   program
     .command("schema")
     .description("print the manifest JSON Schema")

@@ -10,6 +10,7 @@ import { CONFIG_ROOT, NETWORK, header, type ContainerConfigs, type OutputFile } 
 import type { SecretSource } from "./secrets.js";
 import { rpcauthLine } from "./rpcauth.js";
 import { line, render } from "./render.js";
+import { CONTROL_SECRET, bitcoinTorLines, lndTorSection, torNode, torrcContent, usesTor } from "./tor.js";
 import bitcoinConf from "../../templates/bitcoin.conf.js";
 import lndConf from "../../templates/lnd.conf.js";
 import electrumxEnv from "../../templates/electrumx.env.js";
@@ -65,6 +66,7 @@ const FILE_NAME: Record<ConfigKind, string> = {
   "bitcoin-rpc.env": "bitcoin-rpc.env",
   "app.env": "app.env",
   "cln.conf": "cln.conf",
+  torrc: "torrc",
 };
 
 export interface Derived {
@@ -72,7 +74,7 @@ export interface Derived {
   containers: Map<string, ContainerConfigs>;
 }
 
-export function deriveConfigs(g: Graph, secrets: SecretSource, diags: Diagnostic[]): Derived {
+export function deriveConfigs(g: Graph, secrets: SecretSource, diags: Diagnostic[], ips: Map<string, string> = new Map()): Derived {
   const name: Network = g.selection?.settings.bitcoin_network ?? "mainnet";
   const net: Net = { name, names: NETWORK_NAMES[name] };
   const providerId = g.roles.get(BITCOIN_ROLE);
@@ -103,7 +105,7 @@ export function deriveConfigs(g: Graph, secrets: SecretSource, diags: Diagnostic
       // The env files' variables are chosen per container, so they are per container too.
       const name = e.kind === "bitcoin-rpc.env" || e.kind === "app.env" ? `${e.kind.slice(0, -4)}-${n.key}.env` : FILE_NAME[e.kind];
       const rel = `${CONFIG_ROOT.slice(1)}/${n.app.id}/${name}`;
-      const made = makeConfig(e, n, { g, net, creds, secrets, bitcoinHost, consumers: consumers.map((c) => c.app.id) }, where, diags);
+      const made = makeConfig(e, n, { g, net, creds, secrets, bitcoinHost, consumers: consumers.map((c) => c.app.id), ips }, where, diags);
       if (!made) return;
       add({ path: rel, content: made.content, mode: made.secret ? 0o600 : 0o644, source: n.file, secret: made.secret });
       hash.update(`${rel}\0${made.content}\0`);
@@ -145,6 +147,17 @@ interface Ctx {
   secrets: SecretSource;
   bitcoinHost?: string;
   consumers: string[];
+  /** Stable addresses for Tor's targets (src/lower/ip.ts); set only with tor selected. */
+  ips: Map<string, string>;
+}
+
+/** The tor control password (one store secret of the tor app), when `n`'s app uses Tor and has a stable address. */
+function torFor(n: ContainerNode, ctx: Ctx, diags: Diagnostic[]): { ip: string; password: string } | undefined {
+  const tor = torNode(ctx.g);
+  const ip = ctx.ips.get(n.name);
+  if (!tor || !ip || !usesTor(ctx.g, n.app.id)) return undefined;
+  const password = ctx.secrets.get(appSecretName(tor.app.id, CONTROL_SECRET), diags);
+  return password === undefined ? undefined : { ip, password };
 }
 
 interface Made {
@@ -189,6 +202,13 @@ function makeConfig(entry: ConfigEntry, n: ContainerNode, ctx: Ctx, where: { fil
     return undefined;
   }
   if (kind === "app.env") return appEnv(entry, n, ctx, head, where, diags);
+  if (kind === "torrc") {
+    const password = ctx.secrets.get(appSecretName(n.app.id, CONTROL_SECRET), diags);
+    if (password === undefined) return undefined;
+    const content = torrcContent(ctx.g, n, ctx.ips, password, head, NETWORK.subnet, diags, where);
+    // Only the password's salted hash is in it.
+    return content === undefined ? undefined : { content, secret: false };
+  }
   if (kind === "bitcoin.conf") {
     if (n.app.provides?.role !== BITCOIN_ROLE) {
       diags.push({ ...where, message: `bitcoin.conf can only be consumed by an app that provides role "${BITCOIN_ROLE}"` });
@@ -218,6 +238,12 @@ function makeConfig(entry: ConfigEntry, n: ContainerNode, ctx: Ctx, where: { fil
     // Listening: the same P2P port on every network (aliases and published ports do not
     // change); an explicit bind, because any whitebind disables bitcoind's default one.
     const section = [`bind=0.0.0.0:${P2P_PORT}`, `port=${P2P_PORT}`, ...(whitebind ? [`whitebind=download,noban,mempool,relay@0.0.0.0:${WHITEBIND_PORT}`] : [])];
+    // Tor (docs/tor.md): outbound through tor's SOCKS port, an onion for inbound peers
+    // created over the control port, forwarding to this container's stable address.
+    // bitcoind drops to its own user and must read the file: it stays 0644 with the
+    // control password in it (the control port is reachable on the archy network only).
+    const tor = torFor(n, ctx, diags);
+    if (tor) section.push(...bitcoinTorLines(tor.ip, tor.password));
     return {
       content: render(bitcoinConf, {
         header: head,
@@ -250,6 +276,8 @@ function makeConfig(entry: ConfigEntry, n: ContainerNode, ctx: Ctx, where: { fil
         // The bare password: lnd reads the whole file as the password (no header line).
         extra = [{ name: WALLET_SECRET, content: pw, mount: entry.wallet_password }];
       }
+      const tor = torFor(n, ctx, diags);
+      if (tor) appOptions += lndTorSection(tor.ip, tor.password);
       return {
         content: render(lndConf, { ...common, app_options: appOptions, network: ctx.net.names.lnd, rpc_user: n.app.id, rpc_pass: pass }),
         secret: true,

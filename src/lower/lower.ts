@@ -8,6 +8,7 @@ import { CONTAINER_KEY_SINCE, BUILD_KEY_SINCE, NETWORK_KEY_SINCE, FEATURE_SINCE,
 
 export { UNIT_DIR, CONFIG_ROOT, DATA_ROOT } from "./paths.js";
 import { CONFIG_ROOT, DATA_ROOT } from "./paths.js";
+import { DYNAMIC_RANGE } from "./ip.js";
 export const NETWORK = { name: "archy", subnet: "10.89.0.0/24", gateway: "10.89.0.1", hostAlias: "host.archipelago" } as const;
 
 /** Apps allowed to bind absolute host paths (they must also say `system: true`). */
@@ -43,6 +44,8 @@ export interface LowerOptions {
   configs?: Map<string, ContainerConfigs>;
   /** build-context hash per container name, so a changed context rebuilds. */
   buildHashes?: Map<string, string>;
+  /** Stable archy-network addresses (container name → IPv4) for Tor's targets (src/lower/ip.ts). */
+  ips?: Map<string, string>;
 }
 
 /** Headers name the manifest as it sits in the catalog, whatever directory it was read from (output must not depend on paths). */
@@ -57,6 +60,8 @@ export function networkUnit(): UnitFile {
     .single("NetworkName", NETWORK.name)
     .single("Subnet", NETWORK.subnet)
     .single("Gateway", NETWORK.gateway)
+    // Dynamic addresses from the lower half only: the upper half is for IP= (src/lower/ip.ts).
+    .single("IPRange", DYNAMIC_RANGE)
     .keyval("Label", "archy.managed", "true");
   return u;
 }
@@ -108,6 +113,8 @@ function lowerContainer(n: ContainerNode, g: Graph, opts: LowerOptions, healthGa
   s.single("ContainerName", n.name);
   s.single("Image", c.build ? buildUnitName(n) : c.image!);
   s.single("Network", `${NETWORK.name}.network`);
+  const ip = opts.ips?.get(n.name);
+  if (ip) s.single("IP", ip);
   for (const a of [...(c.aliases ?? [])].sort(cmp)) s.each("NetworkAlias", a);
   s.each("AddHost", `${NETWORK.hostAlias}:${NETWORK.gateway}`);
   if (c.entrypoint) s.single("Entrypoint", JSON.stringify(c.entrypoint));

@@ -24,6 +24,9 @@ export const SYSTEM_UNIT_WANTS: Record<string, string> = {
   "archy-quadlet-reconcile.path": "paths.target",
   "archy-quadlet-ota-verify.service": "multi-user.target",
   "archy-quadlet-podman-heal.service": "multi-user.target",
+  // Emitted only with lnd selected (src/lower/backup-units.ts); without lnd the links point at nothing and systemd ignores them.
+  "archy-quadlet-lnd-backup.path": "paths.target",
+  "archy-quadlet-lnd-backup.service": "multi-user.target",
 };
 
 /** What archy-quadlet-ota-verify.service is ordered after (see there). */

@@ -17,7 +17,7 @@ export const CONTAINER_KEY_SINCE: Record<string, Version> = {
   Environment: [4, 4], EnvironmentFile: [4, 4], EnvironmentHost: [4, 4], Exec: [4, 4], ExposeHostPort: [4, 4],
   Group: [4, 4], Image: [4, 4], Label: [4, 4], Network: [4, 4], NoNewPrivileges: [4, 4], Notify: [4, 4],
   PodmanArgs: [4, 4], PublishPort: [4, 4], ReadOnly: [4, 4], RunInit: [4, 4], SeccompProfile: [4, 4],
-  Timezone: [4, 4], User: [4, 4], Volume: [4, 4],
+  Timezone: [4, 4], User: [4, 4], Volume: [4, 4], IP: [4, 4],
   HealthCmd: [4, 5], HealthInterval: [4, 5], HealthOnFailure: [4, 5], HealthRetries: [4, 5],
   HealthStartPeriod: [4, 5], HealthTimeout: [4, 5], Mount: [4, 5], Tmpfs: [4, 5], LogDriver: [4, 5], Secret: [4, 5],
   HostName: [4, 6], Pull: [4, 6], Sysctl: [4, 6], WorkingDir: [4, 6], AutoUpdate: [4, 6],

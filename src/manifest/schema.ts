@@ -164,8 +164,16 @@ export function templateSlotsOk(s: string): boolean {
   return ok && !rest.includes("{{") && !rest.includes("}}");
 }
 
+// Tor onion services (docs/tor.md): with tor selected, each entry becomes one
+// HiddenServiceDir <tor data>/<app>-<name> and one HiddenServicePort in the derived torrc.
+const onionSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/, "onion name: lowercase letters, digits and '-', at most 32 characters").describe("unique within the app; the hidden service directory is <app>-<name>"),
+  port: z.number().int().min(1).max(65535).describe("container port the service forwards to (declared in `ports`)"),
+  virtual_port: z.number().int().min(1, "virtual_port must be within 1-65535").max(65535, "virtual_port must be within 1-65535").optional().describe("port on the .onion address (default: port)"),
+});
+
 const configSchema = z.strictObject({
-  kind: z.enum(["bitcoin.conf", "lnd.conf", "electrumx.env", "nginx.conf", "bitcoin-rpc.env", "app.env", "cln.conf"]),
+  kind: z.enum(["bitcoin.conf", "lnd.conf", "electrumx.env", "nginx.conf", "bitcoin-rpc.env", "app.env", "cln.conf", "torrc"]),
   mount: containerPath.optional().describe("where the file appears in the container (not for the .env kinds, which are environment files)"),
   env: z
     .record(envName, z.union([z.enum(RPC_ENV_VALUES), envTemplate]))
@@ -187,6 +195,7 @@ export const containerSchema = z
     environment: z.record(envName, lineSafe).optional(),
     volumes: z.array(volumeSchema).optional(),
     ports: z.array(portSchema).optional(),
+    onion: z.array(onionSchema).optional().describe("Tor onion services for this container (inert unless tor is selected)"),
     healthcheck: healthSchema.optional(),
     user: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$/, "user must be name, uid, or uid:gid").optional(),
     read_only: z.boolean().optional(),
@@ -266,6 +275,17 @@ export const selectionSchema = z.strictObject({
         .boolean()
         .default(true)
         .describe("emit PidsLimit/memory limits; false on kernels without the pids/memory cgroup controllers (e.g. Raspberry Pi kernels without cgroup_enable=memory)"),
+      tor: z
+        .record(appId, z.boolean())
+        .optional()
+        .describe("app id → false keeps that app (bitcoind's provider, lnd) off Tor; with tor selected they use it by default (docs/tor.md)"),
+      lnd_backup: z
+        .strictObject({
+          dir: z.string().regex(/^\/[A-Za-z0-9._@+\/-]*$/, "backup dir must be an absolute path of letters, digits and ._@+-/").refine((p) => !p.split("/").includes(".."), "backup dir must not contain '..'"),
+          keep: z.number().int().min(1).max(1000).default(30),
+        })
+        .optional()
+        .describe("where lnd's channel.backup is copied when it changes (default /var/lib/archy-backup/lnd; advice: a different disk)"),
     })
     .default({ bitcoin_network: "mainnet", resource_limits: true }),
 });

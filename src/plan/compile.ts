@@ -11,6 +11,9 @@ import { DEFAULT_PODMAN, type Version } from "../lower/versions.js";
 import { systemUnits } from "../lower/system-units.js";
 import { deriveConfigs, type Derived } from "../configs/derive.js";
 import type { SecretSource } from "../configs/secrets.js";
+import { allocateIps } from "../lower/ip.js";
+import { checkOnionEntries, torNode } from "../configs/tor.js";
+import { backupUnits, checkBackupSetting } from "../lower/backup-units.js";
 
 export interface CompileOptions {
   podman?: Version;
@@ -58,15 +61,19 @@ function compileUnplaced(inputs: Inputs, opts: CompileOptions): CompileResult {
   const { apps, selection } = inputs;
   checkHostPaths(apps, diags);
   if (diags.length === 0) checkNestedVolumes(apps, diags);
+  checkOnionEntries(apps, diags);
+  if (selection) checkBackupSetting(selection, inputs.select, apps, diags);
   if (diags.length > 0 || (inputs.select && !selection)) return { files: [], diagnostics: diags };
   const graph = buildGraph(apps, selection, inputs.select, diags);
   if (!graph) return { files: [], diagnostics: diags };
   if (selection) checkPorts(graph, diags);
 
   const podman = opts.podman ?? DEFAULT_PODMAN;
-  const derived = deriveConfigs(graph, opts.secrets, diags);
+  // Stable addresses for Tor's targets, over the whole catalog; emitted only with tor selected.
+  const ips = torNode(graph) ? new Map([...allocateIps(apps)].filter(([n]) => graph.byName.has(n))) : new Map<string, string>();
+  const derived = deriveConfigs(graph, opts.secrets, diags, ips);
   const build = buildContexts(graph, inputs.contexts, diags);
-  const lopts: LowerOptions = { podman, configs: derived.containers, buildHashes: build.hashes };
+  const lopts: LowerOptions = { podman, configs: derived.containers, buildHashes: build.hashes, ips };
   const units = lower(graph, lopts, diags);
   if (diags.length > 0) return { files: [], graph, diagnostics: diags };
 
@@ -75,6 +82,7 @@ function compileUnplaced(inputs: Inputs, opts: CompileOptions): CompileResult {
     ...derived.files,
     ...build.files,
     ...systemUnits(graph),
+    ...backupUnits(graph),
   ];
   files.sort((a, b) => cmp(a.path, b.path));
   return { files, graph, derived, diagnostics: diags };

@@ -1,0 +1,239 @@
+// Tor onion services (issue 16): the derived torrc against the real tor
+// (scripts/fetch-tor.sh: Debian trixie's package in a private apt dir), tor's own
+// --hash-password against our HashedControlPassword, stable IP= addresses checked by
+// the real quadlet, Tor lines in bitcoin.conf / lnd.conf only with tor selected,
+// and the compiler's refusals of bad onion entries and backup directories.
+import { spawnSync } from "node:child_process";
+import { accessSync, constants, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { compile } from "../../src/plan/inputs.js";
+import { ReviewSecrets } from "../../src/configs/secrets.js";
+import { controlSalt, hashControlPassword } from "../../src/configs/tor.js";
+import { allocateIps, displaced, TOR_IP } from "../../src/lower/ip.js";
+import { readManifestDir } from "../../src/manifest/read.js";
+import { cleanup, cli, tempDir, UNIT_DIR } from "../helpers/cli.js";
+import { dryrun, REPO } from "../helpers/quadlet.js";
+
+const MANIFESTS = join(REPO, "manifests");
+
+/** The tor wrapper scripts/fetch-tor.sh prints; never skips: missing tor fails. */
+function torBin(): string {
+  const bin = process.env.TOR_BIN || join(REPO, ".cache/tor/tor");
+  try {
+    accessSync(bin, constants.X_OK);
+    return bin;
+  } catch {
+    throw new Error(`tor not found at ${bin}${process.env.CI === "true" ? "; CI must provide it (never skipped)" : ""}: run scripts/fetch-tor.sh (npm test's pretest does) or set TOR_BIN`);
+  }
+}
+
+function tor(args: string[]): { code: number; out: string } {
+  const r = spawnSync(torBin(), args, { encoding: "utf8" });
+  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+}
+
+let tmp = "";
+beforeAll(() => {
+  tmp = tempDir("archy-tor-");
+});
+afterAll(() => cleanup(tmp));
+let k = 0;
+
+function sel(apps: string[], settings = ""): string {
+  const f = join(tmp, `sel-${k++}.yaml`);
+  writeFileSync(f, `apps: [${apps.join(", ")}]\n${settings}`);
+  return f;
+}
+
+function build(apps: string[] | undefined, settings = "") {
+  const r = compile({ manifests: MANIFESTS, select: apps ? sel(apps, settings) : undefined, secrets: new ReviewSecrets() });
+  expect(r.diagnostics).toEqual([]);
+  const files = new Map(r.files.map((f) => [f.path, String(f.content)]));
+  return { r, files, get: (p: string) => files.get(p) };
+}
+
+const NODE = ["bitcoin-knots", "tor", "lnd", "electrumx", "mempool"];
+
+describe("HashedControlPassword", () => {
+  it("equals tor's own --hash-password for the salt tor chose", () => {
+    for (const pw of ["abc", "a longer password with spaces", "review0nly" + "f".repeat(54)]) {
+      const r = tor(["--hash-password", pw, "--quiet"]);
+      expect(r.code).toBe(0);
+      const printed = r.out.trim().split("\n").pop()!;
+      expect(printed).toMatch(/^16:[0-9A-F]{58}$/);
+      const salt = Buffer.from(printed.slice(3, 19), "hex");
+      expect(hashControlPassword(pw, salt)).toBe(printed);
+    }
+  });
+
+  it("uses a fixed, derived salt: the same secret always gives the same line", () => {
+    const salt = Buffer.from("0102030405060708", "hex");
+    const a = hashControlPassword("abc", salt);
+    expect(a.slice(0, 21)).toBe("16:010203040506070860");
+    expect(hashControlPassword("abc", salt)).toBe(a);
+    expect(controlSalt("x").equals(controlSalt("x"))).toBe(true);
+    expect(controlSalt("x").equals(controlSalt("y"))).toBe(false);
+  });
+});
+
+describe("derived torrc", () => {
+  it("has one HiddenServiceDir and HiddenServicePort per onion entry of electrumx, lnd (9735 + REST + gRPC) and mempool", () => {
+    const { get, files } = build(NODE);
+    const torrc = get("etc/archy/tor/torrc")!;
+    const ip = (c: string) => /^IP=(.*)$/m.exec(files.get(`${UNIT_DIR}/${c}.container`)!)![1];
+    const [ex, lnd, web] = [ip("electrumx"), ip("lnd"), ip("mempool-web")];
+    for (const l of [
+      "HiddenServiceDir /data/electrumx-electrum",
+      `HiddenServicePort 50001 ${ex}:50001`,
+      "HiddenServiceDir /data/lnd-p2p",
+      `HiddenServicePort 9735 ${lnd}:9735`,
+      "HiddenServiceDir /data/lnd-rest",
+      `HiddenServicePort 8080 ${lnd}:8080`,
+      "HiddenServiceDir /data/lnd-grpc",
+      `HiddenServicePort 10009 ${lnd}:10009`,
+      "HiddenServiceDir /data/mempool-web",
+      `HiddenServicePort 80 ${web}:8080`,
+      `ControlPort ${TOR_IP}:9051`,
+      "DataDirectory /data",
+    ]) expect(torrc.split("\n")).toContain(l);
+    // Each HiddenServicePort follows its own HiddenServiceDir.
+    const lines = torrc.split("\n").filter((l) => l.startsWith("HiddenService"));
+    expect(lines.length).toBe(10);
+    for (let i = 0; i < lines.length; i += 2) expect(lines[i]).toMatch(/^HiddenServiceDir /);
+    // Only the hash of the control password is in torrc.
+    const pw = new ReviewSecrets().get("app-tor-control-password");
+    expect(torrc).not.toContain(pw);
+    expect(torrc).toContain(`HashedControlPassword ${hashControlPassword(pw, controlSalt(pw))}`);
+    // tor reads it from the mount the tor container is given.
+    const unit = files.get(`${UNIT_DIR}/tor.container`)!;
+    expect(unit).toContain("Volume=/etc/archy/tor/torrc:/etc/tor/torrc:ro");
+    expect(unit).toMatch(/^Exec=-f \/etc\/tor\/torrc$/m);
+  });
+
+  it("passes the real tor's --verify-config (and a host-name target would not)", () => {
+    const { get } = build(NODE);
+    const f = join(tmp, "torrc");
+    writeFileSync(f, get("etc/archy/tor/torrc")!);
+    const ok = tor(["--verify-config", "-f", f]);
+    expect(ok.out).toContain("Configuration was valid");
+    expect(ok.code).toBe(0);
+    const bad = join(tmp, "torrc-hostname");
+    writeFileSync(bad, get("etc/archy/tor/torrc")!.replace(/HiddenServicePort 50001 [0-9.]+:50001/, "HiddenServicePort 50001 electrumx:50001"));
+    const no = tor(["--verify-config", "-f", bad]);
+    expect(no.code).not.toBe(0);
+    expect(no.out).toContain("Unparseable address in hidden service port configuration");
+  });
+
+  it("changes only when the set of onion services changes (so tor restarts only then)", () => {
+    const base = build(["bitcoin-knots", "tor", "electrumx"]).get("etc/archy/tor/torrc");
+    expect(build(["bitcoin-knots", "tor", "electrumx", "netdata", "bitcoin-ui"]).get("etc/archy/tor/torrc")).toBe(base);
+    expect(build(["bitcoin-knots", "tor", "electrumx"], "settings:\n  bitcoin_network: testnet\n").get("etc/archy/tor/torrc")).toBe(base);
+    expect(build(["bitcoin-knots", "tor", "electrumx", "mempool"]).get("etc/archy/tor/torrc")).not.toBe(base);
+  });
+
+  it("is inert without tor: no torrc, no IP=, no Tor lines", () => {
+    const { files, get } = build(["bitcoin-knots", "lnd", "electrumx"]);
+    expect([...files.keys()].some((p) => p.includes("torrc"))).toBe(false);
+    for (const [p, c] of files) if (p.startsWith(UNIT_DIR) && p.endsWith(".container")) expect(c).not.toMatch(/^IP=/m);
+    expect(get("etc/archy/bitcoin-knots/bitcoin.conf")).not.toMatch(/proxy=|listenonion|torcontrol|torpassword/);
+    expect(get("etc/archy/lnd/lnd.conf")).not.toContain("[tor]");
+  });
+});
+
+describe("bitcoind and lnd over Tor", () => {
+  it("bitcoin.conf and lnd.conf carry Tor lines with tor selected, the same control password as torrc", () => {
+    const { get, files } = build(NODE);
+    const pw = new ReviewSecrets().get("app-tor-control-password");
+    const knots = /^IP=(.*)$/m.exec(files.get(`${UNIT_DIR}/bitcoin-knots.container`)!)![1];
+    const lndIp = /^IP=(.*)$/m.exec(files.get(`${UNIT_DIR}/lnd.container`)!)![1];
+    const conf = get("etc/archy/bitcoin-knots/bitcoin.conf")!.split("\n");
+    for (const l of [`bind=${knots}:8334=onion`, `proxy=${TOR_IP}:9050`, "listenonion=1", `torcontrol=${TOR_IP}:9051`, `torpassword=${pw}`]) expect(conf).toContain(l);
+    // In the network section, after [main].
+    expect(conf.indexOf("listenonion=1")).toBeGreaterThan(conf.indexOf("[main]"));
+    const lnd = get("etc/archy/lnd/lnd.conf")!.split("\n");
+    for (const l of ["[tor]", "tor.active=true", `tor.socks=${TOR_IP}:9050`, `tor.control=${TOR_IP}:9051`, `tor.password=${pw}`, "tor.v3=true", `tor.targetipaddress=${lndIp}`]) expect(lnd).toContain(l);
+  });
+
+  it("a selection setting keeps an app off Tor", () => {
+    const { get } = build(NODE, "settings:\n  tor: { lnd: false }\n");
+    expect(get("etc/archy/lnd/lnd.conf")).not.toContain("[tor]");
+    expect(get("etc/archy/bitcoin-knots/bitcoin.conf")).toContain("listenonion=1");
+    const off = build(NODE, "settings:\n  tor: { bitcoin-knots: false }\n");
+    expect(off.get("etc/archy/bitcoin-knots/bitcoin.conf")).not.toContain("listenonion");
+  });
+});
+
+describe("stable addresses (IP=)", () => {
+  it("are unique, outside podman's dynamic range, on their own hash slot, and independent of the selection", () => {
+    const ips = allocateIps(readManifestDir(MANIFESTS, []));
+    const values = [...ips.values()];
+    expect(new Set(values).size).toBe(values.length);
+    for (const v of values) {
+      const last = Number(v.split(".")[3]);
+      expect(v.startsWith("10.89.0.")).toBe(true);
+      expect(last).toBeGreaterThanOrEqual(128);
+      expect(last).toBeLessThanOrEqual(254);
+    }
+    expect(displaced(ips)).toEqual([]);
+    const small = build(["bitcoin-knots", "tor", "electrumx"]).files;
+    const big = build(NODE).files;
+    for (const c of ["electrumx", "bitcoin-knots", "tor"]) {
+      const a = /^IP=.*$/m.exec(small.get(`${UNIT_DIR}/${c}.container`)!)![0];
+      expect(/^IP=.*$/m.exec(big.get(`${UNIT_DIR}/${c}.container`)!)![0]).toBe(a);
+      expect(a).toBe(`IP=${ips.get(c)}`);
+    }
+  });
+
+  it("the archy network keeps dynamic addresses in the lower half, and the real quadlet passes IP= as --ip", () => {
+    const { files } = build(NODE);
+    expect(files.get(`${UNIT_DIR}/archy.network`)).toMatch(/^IPRange=10\.89\.0\.0\/25$/m);
+    const dir = join(tmp, `units-${k++}`);
+    mkdirSync(dir, { recursive: true });
+    for (const [p, c] of files) if (p.startsWith(`${UNIT_DIR}/`)) writeFileSync(join(dir, p.slice(UNIT_DIR.length + 1)), c);
+    const d = dryrun(dir);
+    expect(d.code).toBe(0);
+    const ip = /^IP=(.*)$/m.exec(files.get(`${UNIT_DIR}/electrumx.container`)!)![1]!;
+    expect(d.services.get("electrumx.service")).toContain(`--ip ${ip}`);
+    expect(d.services.get("archy-network.service")).toContain("--ip-range 10.89.0.0/25");
+  });
+});
+
+describe("bad input: diagnostics with file:line:col, exit 2, nothing written", () => {
+  function catalogWith(edit: (lnd: string) => string): string {
+    const dir = join(tmp, `cat-${k++}`);
+    cpSync(MANIFESTS, dir, { recursive: true });
+    const f = join(dir, "lnd.yaml");
+    writeFileSync(f, edit(readFileSync(f, "utf8")));
+    return dir;
+  }
+  const cases: [string, (s: string) => string, RegExp][] = [
+    ["duplicate onion name", (s) => s.replace("{ name: grpc, port: 10009 }", "{ name: rest, port: 10009 }"), /lnd\.yaml:\d+:\d+: .*onion name "rest" is already used/],
+    ["port not declared", (s) => s.replace("{ name: grpc, port: 10009 }", "{ name: grpc, port: 10010 }"), /lnd\.yaml:\d+:\d+: .*port 10010 is not a TCP port this container declares/],
+    ["virtual port out of range", (s) => s.replace("{ name: grpc, port: 10009 }", "{ name: grpc, port: 10009, virtual_port: 70000 }"), /lnd\.yaml:\d+:\d+: .*virtual_port must be within 1-65535/],
+  ];
+  for (const [what, edit, want] of cases) {
+    it(what, async () => {
+      const out = join(tmp, `out-${k++}`);
+      const r = await cli(["generate", "--manifests", catalogWith(edit), "--out", out]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(want);
+      expect(existsSync(out)).toBe(false);
+    });
+  }
+
+  for (const [dir, want] of [
+    ["/var/lib/archy/apps/lnd/backup", /inside lnd's data directory/],
+    ["/etc/archy/lnd-backup", /is under \/etc\/archy/],
+    ["/tmp/scb", /is under \/tmp/],
+  ] as const) {
+    it(`backup dir ${dir}`, async () => {
+      const out = join(tmp, `out-${k++}`);
+      const s = sel(NODE, `settings:\n  lnd_backup: { dir: ${dir} }\n`);
+      const r = await cli(["generate", "--manifests", MANIFESTS, "--select", s, "--out", out]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`sel-\\d+\\.yaml:3:\\d+: .*${want.source}`));
+      expect(existsSync(out)).toBe(false);
+    });
+  }
+});
