@@ -130,6 +130,12 @@ export function formatExplain(r: ExplainReport): string {
     o.push(`    content depends on: ${f.inputs.join("; ")}`);
   }
 
+  if (r.onion) {
+    o.push("", "Onion services");
+    o.push(`  ${r.onion.note}`);
+    for (const s of r.onion.services) o.push(`    ${s.name}: ${s.container}:${s.port} → <onion>:${s.virtualPort}${s.hiddenServiceDir ? ` (HiddenServiceDir ${s.hiddenServiceDir})` : ""}`);
+  }
+
   o.push("", "Restarts when");
   for (const c of r.containers) {
     o.push(`  ${c.service}:`);

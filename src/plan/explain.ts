@@ -8,6 +8,7 @@ import { cmp } from "../manifest/diagnostics.js";
 import type { ContainerNode, Graph } from "../graph/graph.js";
 import { healthGated, requiredBy, requires, startOrder, stopsWith, type AppEdge } from "../graph/queries.js";
 import { canonicalArgv } from "../unit/exec.js";
+import { torNode } from "../configs/tor.js";
 
 export type QuadletStatus = "ok" | "missing" | "failed";
 
@@ -65,6 +66,8 @@ export interface ExplainReport {
     stopsWith: string[];
   };
   notRestartedBy: string[];
+  /** Only for an app with `onion` entries: whether tor is selected (else they are inert) and what they become. */
+  onion?: { active: boolean; note: string; services: { container: string; name: string; port: number; virtualPort: number; hiddenServiceDir: string | null }[] };
 }
 
 /** One app's containers, by name. */
@@ -145,6 +148,24 @@ export function explainReport(appId: string, g: Graph, files: OutputFile[], conf
     containers,
     dependencies: { requires: requires(g, appId).map(dependency), requiredBy: requiredBy(g, appId).map(dependency), startOrder: startOrder(g, appId), stopsWith: stopsWith(g, appId) },
     notRestartedBy: [`/${CONTAINERS_CONF_DROPIN} (read by podman when a container next starts)`],
+    ...onionView(g, appId),
+  };
+}
+
+function onionView(g: Graph, appId: string): Pick<ExplainReport, "onion"> {
+  const entries = appContainers(g, appId).flatMap((n) => (n.spec.onion ?? []).map((o) => ({ n, o })));
+  if (entries.length === 0) return {};
+  const tor = torNode(g);
+  const dataDir = tor?.spec.volumes?.find((v) => v.source === "data")?.target;
+  const note = tor
+    ? `tor (${tor.name}) serves them from the derived torrc, forwarding to the container's stable address (IP=); tor restarts only when the set of onion services changes; \`archy-quadlet connect ${appId}\` shows the addresses`
+    : "inert: tor is not selected, so nothing is emitted for them (add tor to the selection for onion addresses)";
+  return {
+    onion: {
+      active: tor !== undefined,
+      note,
+      services: entries.map(({ n, o }) => ({ container: n.name, name: o.name, port: o.port, virtualPort: o.virtual_port ?? o.port, hiddenServiceDir: tor && dataDir ? `${dataDir}/${appId}-${o.name}` : null })),
+    },
   };
 }
 

@@ -237,3 +237,19 @@ describe("bad input: diagnostics with file:line:col, exit 2, nothing written", (
     });
   }
 });
+
+describe("explain", () => {
+  it("says when onion entries are inert (tor not selected) and what they become with tor", async () => {
+    const off = await cli(["explain", "electrumx", "--manifests", MANIFESTS, "--select", sel(["bitcoin-knots", "electrumx"]), "--json", "--quadlet", "/nonexistent"]);
+    const j = JSON.parse(off.stdout);
+    expect(j.onion.active).toBe(false);
+    expect(j.onion.note).toMatch(/^inert: tor is not selected/);
+    const on = await cli(["explain", "electrumx", "--manifests", MANIFESTS, "--select", sel(["bitcoin-knots", "tor", "electrumx"]), "--quadlet", "/nonexistent"]);
+    expect(on.stdout).toContain("Onion services");
+    expect(on.stdout).toContain("electrum: electrumx:50001 → <onion>:50001 (HiddenServiceDir /data/electrumx-electrum)");
+    expect(on.stdout).toContain("tor restarts only when the set of onion services changes");
+    // Apps without onion entries have no onion field (and their goldens do not change).
+    const none = await cli(["explain", "bitcoin-knots", "--manifests", MANIFESTS, "--select", sel(["bitcoin-knots"]), "--json", "--quadlet", "/nonexistent"]);
+    expect(JSON.parse(none.stdout).onion).toBeUndefined();
+  });
+});
