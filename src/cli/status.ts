@@ -2,7 +2,7 @@
 // current generation. Read-only: one `systemctl show` and one
 // `podman container inspect` for all units, both through the command adapter.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { defaultAdapter, type SystemAdapter } from "../apply/adapter.js";
 import { currentId, genDir, readMeta, type GenMeta } from "../apply/state.js";
 import { readMarker, type Marker } from "../hooks/ota.js";
@@ -10,6 +10,9 @@ import { UNIT_DIR } from "../lower/lower.js";
 import { cmp } from "../manifest/diagnostics.js";
 import { Failure } from "../outcome.js";
 import { out } from "./io.js";
+import { scbStatus, type ScbStatus } from "../backup/scb.js";
+import { BACKUP_SERVICE } from "../lower/backup-units.js";
+import { SYSTEM_UNIT_DIR } from "../lower/paths.js";
 
 export type Health = "healthy" | "unhealthy" | "starting" | "none" | "unknown";
 /** ok: running (and healthy if it has a check); starting: running, health check not passed yet; down: anything else. */
@@ -45,6 +48,23 @@ export interface StatusReport {
   } | null;
   apps: { id: string; version: string | null; manifest: string | null; status: Verdict; containers: ContainerStatus[] }[];
   down: string[];
+  /** With lnd installed: the newest channel-backup copy (src/backup/scb.ts); absent otherwise. */
+  lndBackup?: ScbStatus;
+}
+
+/** lnd's channel.backup and the backup dir, as the generation's backup service names them. */
+function lndBackupStatus(root: string, id: number): ScbStatus | undefined {
+  let text: string;
+  try {
+    text = readFileSync(join(genDir(root, id), SYSTEM_UNIT_DIR, BACKUP_SERVICE), "utf8");
+  } catch {
+    return undefined;
+  }
+  const arg = (k: string) => new RegExp(`--${k} (\\S+)`).exec(text)?.[1];
+  const [source, dest] = [arg("source"), arg("dest")];
+  if (!source || !dest) return undefined;
+  const s = scbStatus(join(root, source), join(root, dest));
+  return { ...s, source, dest, newest: s.newest && join("/", relative(root, s.newest)) };
 }
 
 interface UnitInfo {
@@ -203,6 +223,7 @@ export async function nodeStatus(rootArg: string, adapter: SystemAdapter): Promi
     generation: { id, state: meta?.state ?? "unknown", time: meta?.time ?? null, manifestHash: meta?.manifestHash ?? null, note: meta?.note ?? null, ota },
     apps,
     down,
+    ...((b) => (b ? { lndBackup: b } : {}))(lndBackupStatus(root, id)),
   };
 }
 
@@ -219,6 +240,12 @@ function generationLine(g: NonNullable<StatusReport["generation"]>): string[] {
 export function formatStatus(r: StatusReport): string {
   if (!r.generation) return "no generation installed (run archy-quadlet apply)";
   const o = generationLine(r.generation);
+  const b = r.lndBackup;
+  if (b) {
+    if (!b.sourceExists) o.push(`lnd channel backup: ${b.source} does not exist yet (lnd writes it once its wallet exists)`);
+    else if (!b.newest) o.push(`lnd channel backup: WARNING no copy in ${b.dest} yet (archy-quadlet-lnd-backup.service makes one)`);
+    else o.push(`lnd channel backup: newest copy ${b.ageSeconds}s old in ${b.dest}${b.stale ? " — WARNING: lnd's channel.backup is newer than it; check systemctl status archy-quadlet-lnd-backup.service" : ""}`);
+  }
   const rows: string[][] = [["STATUS", "APP", "CONTAINER", "UNIT", "SERVICE", "CONTAINER-STATE", "HEALTH", "RESTARTS"]];
   for (const a of r.apps) {
     for (const c of a.containers) {

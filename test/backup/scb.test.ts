@@ -110,3 +110,34 @@ describe("compiled units", () => {
     expect([...f.keys()].some((p) => p.includes("lnd-backup"))).toBe(false);
   });
 });
+
+describe("status shows the channel backup", () => {
+  it("age of the newest copy, and a warning when lnd's file is newer", async () => {
+    const { makeNode, nodeAdapter, capture } = await import("../cli/helpers.js");
+    const { statusCmd } = await import("../../src/cli/status.js");
+    const { currentId, genDir } = await import("../../src/apply/state.js");
+    const n = makeNode();
+    try {
+      const src = "/var/lib/archy/apps/lnd/data/data/chain/bitcoin/mainnet/channel.backup";
+      const dest = "/srv/backup/lnd";
+      const gen = join(genDir(n.root, currentId(n.root)!), "etc/systemd/system");
+      mkdirSync(gen, { recursive: true });
+      writeFileSync(join(gen, "archy-quadlet-lnd-backup.service"), `[Service]\nExecStart=/usr/local/bin/archy-quadlet backup lnd-scb --source ${src} --dest ${dest} --keep 3\n`);
+      mkdirSync(join(n.root, src, ".."), { recursive: true });
+      writeFileSync(join(n.root, src), "scb");
+      const none = await capture(() => statusCmd({ root: n.root }, nodeAdapter({})));
+      expect(none.stdout).toContain(`lnd channel backup: WARNING no copy in ${dest} yet`);
+      backupScb({ source: join(n.root, src), dest: join(n.root, dest), keep: 3 });
+      const fresh = await capture(() => statusCmd({ root: n.root, json: true }, nodeAdapter({})));
+      const j = JSON.parse(fresh.stdout).lndBackup;
+      expect(j).toMatchObject({ source: src, dest, stale: false, sourceExists: true });
+      expect(j.newest.startsWith(`${dest}/channel-`)).toBe(true);
+      const future = new Date(Date.now() + 60_000);
+      utimesSync(join(n.root, src), future, future);
+      const stale = await capture(() => statusCmd({ root: n.root }, nodeAdapter({})));
+      expect(stale.stdout).toMatch(/lnd channel backup: newest copy \d+s old in \/srv\/backup\/lnd — WARNING: lnd's channel.backup is newer than it/);
+    } finally {
+      n.cleanup();
+    }
+  });
+});
