@@ -278,8 +278,11 @@ function makeConfig(entry: ConfigEntry, n: ContainerNode, ctx: Ctx, where: { fil
       }
       const tor = torFor(n, ctx, diags);
       if (tor) appOptions += lndTorSection(tor.ip, tor.password);
+      // With tor.active lnd resolves host names through Tor, which knows nothing of the
+      // archy network: bitcoind's RPC and ZMQ endpoints go by its stable address then.
+      const bitcoinAt = (tor && ctx.ips.get(ctx.bitcoinHost)) || ctx.bitcoinHost;
       return {
-        content: render(lndConf, { ...common, app_options: appOptions, network: ctx.net.names.lnd, rpc_user: n.app.id, rpc_pass: pass }),
+        content: render(lndConf, { ...common, bitcoin_host: bitcoinAt, app_options: appOptions, network: ctx.net.names.lnd, rpc_user: n.app.id, rpc_pass: pass }),
         secret: true,
         extra,
       };

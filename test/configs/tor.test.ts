@@ -152,6 +152,10 @@ describe("bitcoind and lnd over Tor", () => {
     // In the network section, after [main].
     expect(conf.indexOf("listenonion=1")).toBeGreaterThan(conf.indexOf("[main]"));
     const lnd = get("etc/archy/lnd/lnd.conf")!.split("\n");
+    // lnd resolves names through Tor once tor.active: bitcoind by its stable address.
+    expect(lnd).toContain(`bitcoind.rpchost=${knots}:8332`);
+    expect(lnd).toContain(`bitcoind.zmqpubrawblock=tcp://${knots}:28332`);
+    expect(build(NODE, "settings:\n  tor: { lnd: false }\n").get("etc/archy/lnd/lnd.conf")).toContain("bitcoind.rpchost=bitcoin-knots:8332");
     for (const l of ["[tor]", "tor.active=true", `tor.socks=${TOR_IP}:9050`, `tor.control=${TOR_IP}:9051`, `tor.password=${pw}`, "tor.v3=true", `tor.targetipaddress=${lndIp}`]) expect(lnd).toContain(l);
   });
 
