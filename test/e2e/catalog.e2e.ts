@@ -57,6 +57,7 @@ async function onFailure<T>(m: Machine, label: string, f: () => Promise<T>): Pro
   try {
     return await f();
   } catch (e) {
+    console.error(`[e2e] ${label} failed: ${(e as Error).message.slice(0, 2000)}`);
     const dir = join(ARTIFACTS, `${m.name}-${label}`);
     await m.collectArtifacts(dir).catch(() => {});
     await m.exec(`for c in $(podman ps -a --format '{{.Names}}'); do echo "== $c"; podman logs --tail 30 $c 2>&1; done > /tmp/logs.txt; cat /tmp/logs.txt`, { allowFail: true }).then((r) => writeFileSync(join(dir, "container-logs.txt"), r.stdout)).catch(() => {});
@@ -103,17 +104,17 @@ async function upAndCheck(m: Machine, apps: string[], settings: Record<string, u
     await waitFor(`${r.name} health check`, async () => (await m.exec(`podman healthcheck run ${r.name}`, { allowFail: true })).code === 0, 180_000, 3000);
   }
 
-  // Unit start → healthy (or → active for containers without a health check).
+  // Unit start → first passing health check (podman's health_status events), or → active
+  // for containers without one. Monotonic unit timestamps are mapped to wall-clock time.
+  const [nowUs, uptime] = (await m.exec("echo $(date +%s%6N) $(cut -d' ' -f1 /proc/uptime)")).stdout.trim().split(" ");
+  const monoZeroUs = Number(nowUs) - Number(uptime) * 1e6;
+  const events = (await m.exec("podman events --stream=false --filter event=health_status --format '{{json .}}'")).stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as { Name: string; HealthStatus: string; timeNano?: number; time: number });
   for (const r of rows) {
     const show = (await m.exec(`systemctl show -p InactiveExitTimestampMonotonic -p ActiveEnterTimestampMonotonic ${r.name}.service`)).stdout;
-    const v = (k: string) => Number(new RegExp(`${k}=(\\d+)`).exec(show)![1]) / 1000;
-    let ms = v("ActiveEnterTimestampMonotonic") - v("InactiveExitTimestampMonotonic");
-    if (r.health !== undefined) {
-      const h = JSON.parse((await m.exec(`podman inspect ${r.name} --format '{{json .State}}'`)).stdout);
-      const firstOk = (h.Health?.Log ?? []).find((l: { ExitCode: number }) => l.ExitCode === 0);
-      if (firstOk) ms = Math.max(ms, Date.parse(firstOk.Start) - Date.parse(h.StartedAt) + (v("ActiveEnterTimestampMonotonic") - v("InactiveExitTimestampMonotonic")));
-    }
-    figures[r.name] = Math.round(ms);
+    const v = (k: string) => Number(new RegExp(`${k}=(\\d+)`).exec(show)![1]);
+    const startUs = monoZeroUs + v("InactiveExitTimestampMonotonic");
+    const healthy = events.filter((e) => e.Name === r.name && e.HealthStatus === "healthy").map((e) => (e.timeNano ? e.timeNano / 1e3 : e.time * 1e6)).filter((t) => t >= startUs - 1e6);
+    figures[r.name] = Math.round(r.health !== undefined && healthy.length ? (Math.min(...healthy) - startUs) / 1e3 : (v("ActiveEnterTimestampMonotonic") - v("InactiveExitTimestampMonotonic")) / 1e3);
   }
 }
 

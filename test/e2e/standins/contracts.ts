@@ -293,16 +293,17 @@ export const CONTRACTS: Record<string, Contract> = {
     cmd: ["/backend/start.sh"],
     workdir: "/backend",
     user: "1000",
+    tools: ["bash"],
     users: [["mempool", 1000, 1000]],
     scripts: {
       "/backend/entrypoint.sh": passThrough("mempool backend entrypoint"),
-      "/backend/wait-for-it.sh": `#!/bin/sh
-# wait-for-it.sh HOST:PORT [--timeout=N] [--strict] -- CMD...
+      "/backend/wait-for-it.sh": `#!/bin/bash
+# wait-for-it.sh HOST:PORT [--timeout=N] [--strict] -- CMD... (a bash script upstream: /dev/tcp)
 hp=$1; shift; t=15; strict=0
 while [ $# -gt 0 ]; do case "$1" in --timeout=*) t=\${1#--timeout=}; shift ;; --strict) strict=1; shift ;; --) shift; break ;; *) shift ;; esac; done
-i=0; ok=0
-while [ $i -lt $t ]; do if nc -z "\${hp%:*}" "\${hp#*:}" 2>/dev/null; then ok=1; break; fi; i=$((i+1)); sleep 1; done
-if [ $ok = 0 ] && [ $strict = 1 ]; then echo "wait-for-it.sh: timeout for $hp" >&2; exit 1; fi
+ok=0
+for ((i = 0; i < t; i++)); do if (echo >"/dev/tcp/\${hp%:*}/\${hp#*:}") >/dev/null 2>&1; then ok=1; break; fi; sleep 1; done
+if [ $ok = 0 ] && [ $strict = 1 ]; then echo "wait-for-it.sh: timeout after $t seconds waiting for $hp" >&2; exit 1; fi
 exec "$@"
 `,
     },
