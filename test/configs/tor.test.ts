@@ -257,3 +257,37 @@ describe("explain", () => {
     expect(JSON.parse(none.stdout).onion).toBeUndefined();
   });
 });
+
+describe("the real tor with the derived torrc", () => {
+  it("creates every hidden service directory with a hostname, and connect prints that onion", async () => {
+    const { spawn } = await import("node:child_process");
+    const { readFileSync: read, existsSync: exists } = await import("node:fs");
+    const { get } = build(NODE);
+    // The node's layout under a temp root: tor's data dir as the storage mapping puts it.
+    const root = join(tmp, `root-${k++}`);
+    const data = join(root, "var/lib/archy/apps/tor/data");
+    mkdirSync(data, { recursive: true });
+    // Only what a host without the archy network needs changed: paths, no listeners, no network.
+    const torrc = get("etc/archy/tor/torrc")!
+      .replace(/^DataDirectory \/data$/m, `DataDirectory ${data}`)
+      .replace(/^HiddenServiceDir \/data\//gm, `HiddenServiceDir ${data}/`)
+      .replace(/^ControlPort .*$/m, "ControlPort 0")
+      .replace(/^SocksPort .*$/m, "SocksPort 0");
+    const f = join(root, "torrc");
+    writeFileSync(f, `${torrc}DisableNetwork 1\n`);
+    const child = spawn(torBin(), ["-f", f], { stdio: "ignore" });
+    const dirs = ["electrumx-electrum", "lnd-p2p", "lnd-rest", "lnd-grpc", "mempool-web"];
+    try {
+      for (let i = 0; i < 100 && !dirs.every((d) => exists(join(data, d, "hostname"))); i++) await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      child.kill("SIGTERM");
+    }
+    for (const d of dirs) expect(read(join(data, d, "hostname"), "utf8")).toMatch(/^[a-z2-7]{56}\.onion\n$/);
+    const onion = read(join(data, "electrumx-electrum/hostname"), "utf8").trim();
+    const s = sel(NODE);
+    const r = await cli(["connect", "electrumx", "--manifests", MANIFESTS, "--select", s, "--root", root, "--host", "node.lan"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`onion electrum: ${onion}:50001`);
+    expect(r.stdout).toContain(`Electrum server: ${onion}:50001:t`);
+  });
+});
