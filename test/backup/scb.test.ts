@@ -105,6 +105,20 @@ describe("compiled units", () => {
     expect(svc).not.toContain("channel.db");
   });
 
+  it("systemd-analyze verify accepts the pair (the program path swapped for /bin/true, which exists here)", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const f = files("bitcoin-knots, lnd");
+    const dir = join(tmp, `units-${k++}`);
+    mkdirSync(dir);
+    for (const u of ["archy-quadlet-lnd-backup.path", "archy-quadlet-lnd-backup.service"]) {
+      writeFileSync(join(dir, u), f.get(`etc/systemd/system/${u}`)!.replace("/usr/local/bin/archy-quadlet ", "/bin/true "));
+    }
+    const r = spawnSync("systemd-analyze", ["verify", "--man=no", join(dir, "archy-quadlet-lnd-backup.path"), join(dir, "archy-quadlet-lnd-backup.service")], { encoding: "utf8" });
+    if (r.error) throw new Error(`systemd-analyze is needed (never skipped): ${r.error.message}`);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+  });
+
   it("without lnd: no backup units", () => {
     const f = files("bitcoin-knots, electrumx");
     expect([...f.keys()].some((p) => p.includes("lnd-backup"))).toBe(false);
