@@ -202,7 +202,7 @@ async function activate(env: Env, plan: Plan, id: number, next: Tree): Promise<{
   return execute(env, plan, next);
 }
 
-export async function apply(env: Env, inputs: Inputs, opts: { dryRun?: boolean; podman?: Version } = {}): Promise<ApplyResult> {
+export async function apply(env: Env, inputs: Inputs, opts: { dryRun?: boolean; podman?: Version; notRolledBack?: boolean } = {}): Promise<ApplyResult> {
   checkRoot(env.root);
   inputs = { ...inputs, manifests: resolve(inputs.manifests), select: inputs.select && resolve(inputs.select), secrets: resolve(inputs.secrets) };
   const { files, secrets } = compileFor(inputs, opts.podman);
@@ -234,6 +234,12 @@ export async function apply(env: Env, inputs: Inputs, opts: { dryRun?: boolean; 
   return withLock(env, async (): Promise<ApplyResult> => {
     collectGarbage(env.root);
     alignStateLink(env.root);
+    // reconcile decides without the lock; a rollback may have finished while it waited for it.
+    const undone = opts.notRolledBack ? rolledBackFrom(env.root, treeHash(next)) : undefined;
+    if (undone) {
+      env.log(`inputs describe generation ${undone.id}, which failed and was rolled back; not re-applying (fix the release, then run apply)`);
+      return { noop: true, plan: computePlan(new Map(), new Map()), generation: currentId(env.root), failures: [] };
+    }
     const d = decide();
     if (d.noop) {
       // Nothing to switch, but a crash may have cut the last apply short before it pruned.
@@ -310,14 +316,16 @@ export async function rollback(env: Env, to?: number, opts: { markFailed?: strin
     const plan = computePlan(active.tree, next);
     env.log(`rollback ${cur ?? "-"} → ${target}\n${formatPlan(plan)}`);
     await preflight(env, genDir(env.root, target), next);
-    const failures = await activate(env, plan, target, next);
     if (cur !== undefined) {
       const m = readMeta(env.root, cur);
       // Leaving a newer generation marks it failed, so reconcile (which recompiles the
-      // inputs that produced it) does not re-apply it and undo the rollback.
+      // inputs that produced it) does not re-apply it and undo the rollback. Marked before
+      // the switch: a reconcile that looks while the rollback's restarts run (they may take
+      // minutes) must already see it failed.
       if (m && (opts.markFailed || target < cur)) writeMeta(env.root, { ...m, state: "failed", note: opts.markFailed ?? `rolled back to ${target}` });
       else if (m) writeMeta(env.root, { ...m, note: `rolled back to ${target}` });
     }
+    const failures = await activate(env, plan, target, next);
     return { noop: false, plan, generation: target, failures };
   });
 }
@@ -362,10 +370,9 @@ export async function reconcile(env: Env): Promise<ApplyResult | undefined> {
   const next = toTree(files);
   const cur = currentId(env.root);
   const curMeta = cur !== undefined ? readMeta(env.root, cur) : undefined;
-  const wantHash = treeHash(next);
-  const rolledBackFrom = listGenerations(env.root).find((g) => g.treeHash === wantHash && cur !== undefined && g.id > cur && g.state === "failed");
-  if (rolledBackFrom) {
-    env.log(`inputs describe generation ${rolledBackFrom.id}, which failed and was rolled back; not re-applying (fix the release, then run apply)`);
+  const undone = rolledBackFrom(env.root, treeHash(next));
+  if (undone) {
+    env.log(`inputs describe generation ${undone.id}, which failed and was rolled back; not re-applying (fix the release, then run apply)`);
     return undefined;
   }
   const active = activeTree(env.root);
@@ -373,7 +380,13 @@ export async function reconcile(env: Env): Promise<ApplyResult | undefined> {
   // A current generation still "applied" never finished activating: apply resumes it.
   if (!drift && curMeta && curMeta.state !== "applied") return undefined;
   env.log("drift found: applying");
-  return apply(env, inputs, { podman });
+  return apply(env, inputs, { podman, notRolledBack: true });
+}
+
+/** A newer generation with this tree that failed and was rolled back from, if any. */
+function rolledBackFrom(root: string, hash: string): GenMeta | undefined {
+  const cur = currentId(root);
+  return listGenerations(root).find((g) => g.treeHash === hash && cur !== undefined && g.id > cur && g.state === "failed");
 }
 
 export function describeGenerations(root: string): (GenMeta & { current: boolean })[] {
