@@ -105,7 +105,9 @@ export function explainReport(appId: string, g: Graph, files: OutputFile[], conf
     const cfg = configs.get(n.name) ?? { mounts: [], envFiles: [] };
     const kindOf = (abs: string) => abs.slice(abs.lastIndexOf("/") + 1);
     const inputsOf = (kind: string): string[] =>
-      kind === "bitcoin.conf"
+      kind === "torrc"
+        ? ["onion entries of the selected apps (one HiddenServiceDir/HiddenServicePort each)", "their stable addresses (IP=)", `secret app-${n.app.id}-control-password (hashed)`]
+        : kind === "bitcoin.conf"
         ? [`selection setting bitcoin_network`, `RPC consumers: ${consumers.join(", ") || "none"} (one rpcauth line each)`]
         : [`secret ${rpcSecretName(n.app.id)}`, `bitcoin host: ${bitcoinHost}`];
     const cfgFiles = [
