@@ -196,8 +196,20 @@ export function garbage(root: string): string[] {
     if (n.startsWith("current.tmp") || (lockTemp && !alive(Number(lockTemp[1])))) out.push(join(state, n));
   }
   out.push(...activeGarbage(root));
+  // Temp links of a link replacement (migration from the earlier layout) cut short.
+  for (const d of new Set(stableLinks().map((l) => dirname(l.at)))) {
+    let entries: string[] = [];
+    try {
+      entries = readdirSync(join(root, d));
+    } catch {
+      continue;
+    }
+    for (const n of entries) if (n.startsWith(LINK_TMP)) out.push(join(root, d, n));
+  }
   return out;
 }
+
+const LINK_TMP = ".archy-tmp-link-";
 
 /**
  * Everything in etc/archy-quadlet/active but `current` and the tree it names: copies being
@@ -433,7 +445,8 @@ export function ensureStableLinks(root: string, dryRun = false): string[] {
       }
       const cur = currentId(root);
       if (activeLinkId(root) === null && cur !== undefined && existsSync(genDir(root, cur))) switchCurrent(root, cur);
-      const tmp = `${abs}.archy-tmp-${process.pid}`;
+      // A hidden name: neither systemd nor quadlet reads it, should a crash leave it (garbage() collects it).
+      const tmp = join(dirname(abs), `${LINK_TMP}${process.pid}-${at.slice(at.lastIndexOf("/") + 1)}`);
       rmSync(tmp, { force: true });
       symlinkSync(want, tmp);
       tick();

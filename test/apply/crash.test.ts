@@ -15,7 +15,7 @@ import { availableParallelism } from "node:os";
 import { cpSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { apply } from "../../src/apply/apply.js";
-import { ACTIVE, activeLink, linksIntoVar } from "./layout.js";
+import { ACTIVE, activeLink, linksIntoVar, toLegacyLayout } from "./layout.js";
 import { currentId, listGenerations, readGeneration, readMeta, treeHash } from "../../src/apply/state.js";
 import { CLI, FIXTURES, STATE, cleanup, currentLink, edit, logged, runCli, show, testEnv, viewHash, workspace, type Workspace } from "./helpers.js";
 
@@ -44,6 +44,8 @@ interface Scenario {
   calls: string[];
   /** mutating fs ops of a clean apply: crash points are 1..ops */
   ops: number;
+  /** starts on the earlier layout: links into /var are the old state until migrated */
+  legacy: boolean;
 }
 
 let ws: Workspace;
@@ -73,13 +75,13 @@ async function countOps(template: string): Promise<number> {
   return n;
 }
 
-async function scenario(name: string, template: string): Promise<Scenario> {
+async function scenario(name: string, template: string, legacy = false): Promise<Scenario> {
   const oldHash = viewHash(template);
   const ref = copyRoot(template);
   const log = `${ref}.log`;
   const r = await applyB(ref, log);
   expect(r.code, r.stderr).toBe(0);
-  const s = { name, template, oldHash, newHash: viewHash(ref), calls: show(logged(log)), ops: await countOps(template) };
+  const s = { name, template, oldHash, newHash: viewHash(ref), calls: show(logged(log)), ops: await countOps(template), legacy };
   expect(s.newHash).not.toBe(s.oldHash);
   expect(s.calls.length).toBeGreaterThan(2);
   return s;
@@ -111,7 +113,14 @@ beforeAll(async () => {
   }
   expect(currentId(hist)).toBe(3);
 
-  scenarios.push(await scenario("first apply", empty), await scenario("apply with history", hist));
+  // Scenario 3: the same history on the layout before the active tree moved to /etc (links
+  // into /var/lib/archy-quadlet/current): the apply of B migrates it on the way.
+  const legacy = join(ws.dir, "template-legacy");
+  cpSync(hist, legacy, { recursive: true, verbatimSymlinks: true });
+  toLegacyLayout(legacy);
+  expect(viewHash(legacy)).toBe(viewHash(hist));
+
+  scenarios.push(await scenario("first apply", empty), await scenario("apply with history", hist), await scenario("migration from the earlier layout", legacy, true));
 }, 300_000);
 
 afterAll(cleanup);
@@ -143,7 +152,7 @@ describe("crash safety", () => {
       if (h === s.oldHash) seen.old++;
       else if (h === s.newHash) seen.new++;
       else return failures.push(`${where}: active tree is neither the old nor the new generation`);
-      if (linksIntoVar(root).length) return failures.push(`${where}: a stable link resolves into /var: ${linksIntoVar(root).join(", ")}`);
+      if (!s.legacy && linksIntoVar(root).length) return failures.push(`${where}: a stable link resolves into /var: ${linksIntoVar(root).join(", ")}`);
       const cur = currentId(root);
       if (cur !== undefined) {
         const meta = readMeta(root, cur);
@@ -163,6 +172,7 @@ describe("crash safety", () => {
       // Under /etc exactly one materialised tree, the current one, and the switch link; the state link agrees.
       const etc = readdirSync(join(root, ACTIVE)).sort();
       if (JSON.stringify(etc) !== JSON.stringify([String(after), "current"].sort())) return failures.push(`${where}: ${ACTIVE} holds ${etc.join(", ")}`);
+      if (linksIntoVar(root).length) return failures.push(`${where}: after recovery a stable link resolves into /var: ${linksIntoVar(root).join(", ")}`);
       if (activeLink(root) !== String(after) || currentLink(root) !== `generations/${after}`) return failures.push(`${where}: links disagree: ${ACTIVE}/current → ${activeLink(root)}, ${STATE}/current → ${currentLink(root)}`);
       const metas = listGenerations(root);
       if (metas.length !== gens.length) return failures.push(`${where}: a generation dir without meta.json: ${gens.join(", ")}`);

@@ -5,25 +5,14 @@
 // /var/lib/archy-quadlet, which a node may mount separately (after the generator ran).
 import { afterEach, describe, expect, it } from "vitest";
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { join } from "node:path";
 import { apply, rollback } from "../../src/apply/apply.js";
-import { currentId, readGeneration, readMeta, stableLinks, STATE_REL, treeHash } from "../../src/apply/state.js";
+import { currentId, readGeneration, readMeta, STATE_REL, treeHash } from "../../src/apply/state.js";
 import { activeView, cleanup, currentLink, edit, inputs, show, snapshot, testEnv, viewHash, workspace } from "./helpers.js";
-import { ACTIVE, activeLink, bootPaths, linksIntoVar } from "./layout.js";
+import { ACTIVE, activeLink, bootPaths, linksIntoVar, toLegacyLayout } from "./layout.js";
 import { OTA_VERIFY_AFTER, systemUnits } from "../../src/lower/system-units.js";
 
 afterEach(cleanup);
-
-/** Turn a root into the layout before this one: every stable link straight into var/lib/archy-quadlet/current. */
-function toLegacyLayout(root: string): void {
-  for (const { at, to } of stableLinks()) {
-    if (to === "") continue;
-    const abs = join(root, at);
-    rmSync(abs, { force: true });
-    symlinkSync(relative(dirname(`/${at}`), `/${STATE_REL}/current/${to}`), abs);
-  }
-  rmSync(join(root, ACTIVE), { recursive: true, force: true });
-}
 
 describe("activation layout", () => {
   it("the active tree is real files under etc/archy-quadlet/active/<n>; no boot path resolves into /var", async () => {

@@ -1,8 +1,9 @@
 // The activation layout as a node's boot sees it: the quadlet generator and PID 1
 // read the stable links before a separately mounted /var exists, so nothing they
 // read may resolve into var/. Shared by the apply, crash and layout tests.
-import { lstatSync, readdirSync, readlinkSync, realpathSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { lstatSync, readdirSync, readlinkSync, realpathSync, rmSync, symlinkSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { stableLinks, STATE_REL } from "../../src/apply/state.js";
 
 /** The materialised active tree on the root file system; `current` in it is the switch. */
 export const ACTIVE = "etc/archy-quadlet/active";
@@ -56,4 +57,15 @@ export function linksIntoVar(root: string): string[] {
     }
   }
   return [...new Set(bad)];
+}
+
+/** Turn a root into the layout before this one: every stable link straight into var/lib/archy-quadlet/current. */
+export function toLegacyLayout(root: string): void {
+  for (const { at, to } of stableLinks()) {
+    if (to === "") continue;
+    const abs = join(root, at);
+    rmSync(abs, { force: true });
+    symlinkSync(relative(dirname(`/${at}`), `/${STATE_REL}/current/${to}`), abs);
+  }
+  rmSync(join(root, ACTIVE), { recursive: true, force: true });
 }
