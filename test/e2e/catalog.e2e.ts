@@ -78,6 +78,13 @@ async function upAndCheck(m: Machine, apps: string[], settings: Record<string, u
     "every service active",
     async () => {
       const out = (await m.exec(`systemctl is-active ${rows.map((r) => `${r.name}.service`).join(" ")}`, { allowFail: true })).stdout.trim().split("\n");
+      // A service restart-looping: no point waiting for it; say why.
+      const n = (await m.exec(`systemctl show -p NRestarts --value ${rows.map((r) => `${r.name}.service`).join(" ")}`)).stdout.trim().split("\n");
+      const looping = rows.filter((_, i) => Number(n[i]) >= 3);
+      if (looping.length) {
+        const why = await m.exec(`journalctl --no-pager -o cat -n 8 ${looping.map((r) => `-u ${r.name}.service`).join(" ")} | grep -v '^[0-9a-f]\\{64\\}$'`, { allowFail: true });
+        throw new Error(`restart loop: ${looping.map((r) => r.name).join(", ")}\n${why.stdout}`);
+      }
       return out.every((s) => s === "active");
     },
     600_000,

@@ -442,8 +442,7 @@ exec "$@"
     entrypoint: ["tor"],
     user: "1000:1000",
     users: [["tor", 1000, 1000]],
-    exes: { "/usr/local/bin/tor": ["service"] },
-    service: { writeArgs: ["--DataDirectory"], listenArgs: ["--SocksPort", "--ControlPort"] },
+    exes: { "/usr/local/bin/tor": ["tor"] },
   },
 
   // louislam/uptime-kuma: WORKDIR /app, ENTRYPOINT dumb-init --, CMD node server/server.js; extra/healthcheck probes 3001.

@@ -107,10 +107,12 @@ function writeContext(dir: string, c: Contract, spec: StandinSpec): void {
   for (const [path, body] of Object.entries(c.scripts ?? {})) put(path, body, 0o755);
   // gosu/su-exec: how upstream entrypoints drop privileges.
   for (const path of ["/usr/local/bin/gosu", "/sbin/su-exec"]) put(path, `#!/bin/sh\nexec /standin/node /standin/runtime.mjs gosu "$@"\n`, 0o755);
+  // Both /bin and /usr/bin, as on the (merged-/usr) upstream images: scripts say #!/bin/bash.
   for (const t of c.tools ?? []) {
-    mkdirSync(join(root, "usr/bin"), { recursive: true });
-    rmSync(join(root, "usr/bin", t), { force: true });
-    symlinkSync(`/opt/tools/${t}`, join(root, "usr/bin", t));
+    for (const dir of ["bin", "usr/bin"]) {
+      mkdirSync(join(root, dir), { recursive: true });
+      symlinkSync(`/opt/tools/${t}`, join(root, dir, t));
+    }
   }
   if (c.tls) {
     execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "3650", "-subj", "/CN=standin",

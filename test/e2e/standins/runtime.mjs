@@ -573,6 +573,46 @@ const roles = {
   },
 
   /**
+   * tor: torrc (-f) plus command-line options; DataDirectory and every
+   * HiddenServiceDir must be writable (tor creates them 0700 and writes
+   * `hostname` before bootstrapping); a HiddenServicePort target must be an IP
+   * address or unix socket ("Unparseable address" otherwise); Socks/Control
+   * ports listen where configured.
+   */
+  async tor(argv) {
+    const opts = [];
+    const file = flag(argv, "-f");
+    if (file) for (const l of mustRead(file, "torrc").split("\n")) {
+      const t = l.trim();
+      if (t && !t.startsWith("#")) opts.push([t.split(/\s+/)[0], t.slice(t.split(/\s+/)[0].length).trim()]);
+    }
+    for (let i = 0; i < argv.length; i++) if (argv[i].startsWith("--")) opts.push([argv[i].slice(2), argv[++i] ?? ""]);
+    const all = (k) => opts.filter(([o]) => o.toLowerCase() === k.toLowerCase()).map(([, v]) => v);
+    const dataDir = all("DataDirectory").at(-1) ?? join(process.env.HOME ?? "/root", ".tor");
+    mustWriteDir(dataDir);
+    let hsDir;
+    for (const [o, v] of opts) {
+      if (o === "HiddenServiceDir") {
+        hsDir = v;
+        mkdirSync(v, { recursive: true, mode: 0o700 });
+        const id = createHmac("sha256", "standin onion").update(v).digest();
+        const b32 = [...id].map((b) => "abcdefghijklmnopqrstuvwxyz234567"[b & 31]).join("");
+        writeFileSync(join(v, "hostname"), `${(b32 + b32).slice(0, 56)}.onion\n`, { mode: 0o600 });
+      } else if (o === "HiddenServicePort") {
+        if (!hsDir) die("HiddenServicePort without a HiddenServiceDir");
+        const target = v.split(/\s+/)[1] ?? "";
+        if (!/^(unix:|\d{1,3}(\.\d{1,3}){3}:\d+$|\[[0-9a-f:]+\]:\d+$)/.test(target)) die(`Unparseable address in hidden service port configuration: ${target}`);
+      }
+    }
+    for (const k of ["SocksPort", "ControlPort"]) for (const v of all(k)) {
+      const [h, p] = v.split(/\s+/)[0].includes(":") ? v.split(/\s+/)[0].split(":") : ["127.0.0.1", v.split(/\s+/)[0]];
+      if (p !== "0") await listen(p, h);
+    }
+    log(`bootstrapped (stand-in), ${all("HiddenServiceDir").length} onion services`);
+    setInterval(() => {}, 1 << 30);
+  },
+
+  /**
    * gosu/su-exec: run a command as user[:group] (names from /etc/passwd or
    * numbers). Like them it needs CAP_SETUID/CAP_SETGID; signals are passed on.
    */
