@@ -4,7 +4,7 @@
 
 _archy_quadlet_commands() {
   case "$1" in
-    "") echo "generate validate check diff apply rollback generations reconcile ota podman schema explain graph status completion help" ;;
+    "") echo "generate validate check diff apply rollback generations reconcile ota podman connect backup schema explain graph status completion help" ;;
     "generate") echo "" ;;
     "validate") echo "" ;;
     "check") echo "" ;;
@@ -18,6 +18,10 @@ _archy_quadlet_commands() {
     "ota verify") echo "" ;;
     "podman") echo "heal help" ;;
     "podman heal") echo "" ;;
+    "connect") echo "" ;;
+    "backup") echo "lnd-scb status help" ;;
+    "backup lnd-scb") echo "" ;;
+    "backup status") echo "" ;;
     "schema") echo "" ;;
     "explain") echo "" ;;
     "graph") echo "" ;;
@@ -42,6 +46,10 @@ _archy_quadlet_options() {
     "ota verify") echo "--root --lock-timeout --quadlet --json --config --window --help -h" ;;
     "podman") echo "--help -h" ;;
     "podman heal") echo "--root --lock-timeout --quadlet --json --podman-version --help -h" ;;
+    "connect") echo "--manifests --select --podman-version --secrets --root --host --rpc-user --show-secrets --qr --json --help -h" ;;
+    "backup") echo "--help -h" ;;
+    "backup lnd-scb") echo "--source --dest --keep --json --help -h" ;;
+    "backup status") echo "--source --dest --json --help -h" ;;
     "schema") echo "--help -h" ;;
     "explain") echo "--manifests --select --podman-version --secrets --quadlet --json --help -h" ;;
     "graph") echo "--manifests --select --podman-version --secrets --format --help -h" ;;
@@ -66,6 +74,10 @@ _archy_quadlet_valued() {
     "ota verify") echo "--root --lock-timeout --quadlet --config --window" ;;
     "podman") echo "" ;;
     "podman heal") echo "--root --lock-timeout --quadlet --podman-version" ;;
+    "connect") echo "--manifests --select --podman-version --secrets --root --host --rpc-user" ;;
+    "backup") echo "" ;;
+    "backup lnd-scb") echo "--source --dest --keep" ;;
+    "backup status") echo "--source --dest" ;;
     "schema") echo "" ;;
     "explain") echo "--manifests --select --podman-version --secrets --quadlet" ;;
     "graph") echo "--manifests --select --podman-version --secrets --format" ;;
@@ -90,6 +102,10 @@ _archy_quadlet_arg() {
     "ota verify") echo "" ;;
     "podman") echo "" ;;
     "podman heal") echo "" ;;
+    "connect") echo "@app" ;;
+    "backup") echo "" ;;
+    "backup lnd-scb") echo "" ;;
+    "backup status") echo "" ;;
     "schema") echo "" ;;
     "explain") echo "@app" ;;
     "graph") echo "" ;;
@@ -150,6 +166,18 @@ _archy_quadlet_value() {
     "podman heal|--lock-timeout") echo "" ;;
     "podman heal|--quadlet") echo "@file" ;;
     "podman heal|--podman-version") echo "" ;;
+    "connect|--manifests") echo "@dir" ;;
+    "connect|--select") echo "@file" ;;
+    "connect|--podman-version") echo "" ;;
+    "connect|--secrets") echo "@dir" ;;
+    "connect|--root") echo "@dir" ;;
+    "connect|--host") echo "" ;;
+    "connect|--rpc-user") echo "" ;;
+    "backup lnd-scb|--source") echo "@file" ;;
+    "backup lnd-scb|--dest") echo "@dir" ;;
+    "backup lnd-scb|--keep") echo "" ;;
+    "backup status|--source") echo "@file" ;;
+    "backup status|--dest") echo "@dir" ;;
     "explain|--manifests") echo "@dir" ;;
     "explain|--select") echo "@file" ;;
     "explain|--podman-version") echo "" ;;
