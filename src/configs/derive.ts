@@ -9,6 +9,7 @@ import { RPC_ENV_VALUES, type ConfigEntry, type ConfigKind, NETWORK_SCHEMES } fr
 import { CONFIG_ROOT, NETWORK, header, type ContainerConfigs, type OutputFile } from "../lower/lower.js";
 import type { SecretSource } from "./secrets.js";
 import { rpcauthLine } from "./rpcauth.js";
+import { adoptedRpcauth } from "../adopt/rpc-users.js";
 import { line, render } from "./render.js";
 import { CONTROL_SECRET, bitcoinTorLines, lndTorSection, torNode, torrcContent, usesTor } from "./tor.js";
 import bitcoinConf from "../../templates/bitcoin.conf.js";
@@ -228,6 +229,8 @@ function makeConfig(entry: ConfigEntry, n: ContainerNode, ctx: Ctx, where: { fil
       for (const d of spec.deprecatedrpc ?? []) deprecated.add(d);
       if (spec.whitebind) whitebind = true;
     }
+    // Clients outside the catalog (an adopted node's wallets, the dashboard daemon): docs/adopt.md.
+    rpc.push(...adoptedRpcauth(ctx.g.selection, ctx.secrets, diags));
     // With any whitelist present bitcoind denies every other user by default.
     const lines = [
       ...(whitelists.length ? ["rpcwhitelistdefault=0"] : []),

@@ -10,12 +10,14 @@ import { fsyncDir, writeFileAtomic } from "../atomic.js";
 export interface SecretSource {
   readonly real: boolean;
   readonly where: string;
-  get(name: string, diags: Diagnostic[]): string | undefined;
+  /** `password`: any printable ASCII (an adopted node's existing RPC password, docs/adopt.md), not only 64 hex. */
+  get(name: string, diags: Diagnostic[], format?: "hex" | "password"): string | undefined;
   /** Every secret value handed out, for redaction. */
   values(): string[];
 }
 
 const VALUE = /^[0-9a-f]{64}$/;
+const PASSWORD = /^[\x21-\x7e]{1,256}$/;
 
 export class ReviewSecrets implements SecretSource {
   readonly real = false;
@@ -75,7 +77,7 @@ export class SecretStore implements SecretSource {
     return this.dirState !== "bad";
   }
 
-  get(name: string, diags: Diagnostic[]): string | undefined {
+  get(name: string, diags: Diagnostic[], format: "hex" | "password" = "hex"): string | undefined {
     const hit = this.cache.get(name);
     if (hit) return hit;
     if (!this.checkDir(diags)) return undefined;
@@ -93,8 +95,9 @@ export class SecretStore implements SecretSource {
           return undefined;
         }
         value = readFileSync(file, "utf8").trim();
-        if (!VALUE.test(value)) {
-          diags.push({ file, message: "secret file is empty or corrupt (expected 64 lowercase hex characters); not rewriting it — restore it or remove it to create a new secret" });
+        if (!(format === "password" ? PASSWORD : VALUE).test(value)) {
+          const want = format === "password" ? "1-256 printable ASCII characters without spaces" : "64 lowercase hex characters";
+          diags.push({ file, message: `secret file is empty or corrupt (expected ${want}); not rewriting it — restore it or remove it to create a new secret` });
           return undefined;
         }
       } catch (e) {
@@ -114,6 +117,14 @@ export class SecretStore implements SecretSource {
 
   values(): string[] {
     return [...this.cache.values()];
+  }
+
+  /** Keep `value` as secret `name` unless the store already has one (adopt: an existing RPC password); written by persist(). */
+  preset(name: string, value: string, diags: Diagnostic[]): boolean {
+    if (this.get(name, diags, "password") !== undefined && !this.pending.has(name)) return false;
+    this.pending.set(name, value);
+    this.cache.set(name, value);
+    return true;
   }
 
   hasPending(): boolean {

@@ -8,6 +8,7 @@ import { CONTAINER_KEY_SINCE, BUILD_KEY_SINCE, NETWORK_KEY_SINCE, FEATURE_SINCE,
 
 export { UNIT_DIR, CONFIG_ROOT, DATA_ROOT } from "./paths.js";
 import { CONFIG_ROOT, DATA_ROOT } from "./paths.js";
+import { resolveSource, volumeSource } from "../adopt/storage.js";
 import { DYNAMIC_RANGE } from "./ip.js";
 export const NETWORK = { name: "archy", subnet: "10.89.0.0/24", gateway: "10.89.0.1", hostAlias: "host.archipelago" } as const;
 
@@ -95,8 +96,9 @@ function lowerBuild(n: ContainerNode, hash: string | undefined): UnitFile {
   return u;
 }
 
-function hostPath(n: ContainerNode, source: string, app = n.app.id): string {
-  return source.startsWith("/") ? source : `${DATA_ROOT}/${app}/${source}`;
+// Where a volume's data lives: the app's data root, or the selection's storage mapping.
+function hostPath(n: ContainerNode, g: Graph, source: string, app = n.app.id): string {
+  return volumeSource(resolveSource(g.selection, app, source));
 }
 
 function lowerContainer(n: ContainerNode, g: Graph, opts: LowerOptions, healthGated: Set<string>): UnitFile {
@@ -124,7 +126,7 @@ function lowerContainer(n: ContainerNode, g: Graph, opts: LowerOptions, healthGa
   for (const [k, v] of Object.entries(c.environment ?? {}).sort((x, y) => cmp(x[0], y[0]))) s.keyval("Environment", k, v);
   const cfg = opts.configs?.get(n.name);
   for (const f of cfg?.envFiles ?? []) s.words("EnvironmentFile", [f]);
-  for (const v of c.volumes ?? []) s.each("Volume", `${hostPath(n, v.source, v.app)}:${v.target}:${v.read_only ? "ro" : "rw"}`);
+  for (const v of c.volumes ?? []) s.each("Volume", `${hostPath(n, g, v.source, v.app)}:${v.target}:${v.read_only ? "ro" : "rw"}`);
   for (const m of cfg?.mounts ?? []) s.each("Volume", `${m.host}:${m.target}:ro`);
   for (const t of c.tmpfs ?? []) s.each("Tmpfs", t);
   for (const p of c.ports ?? []) {
@@ -164,11 +166,13 @@ function lowerContainer(n: ContainerNode, g: Graph, opts: LowerOptions, healthGa
   svc.single("RestartSec", "10s");
   svc.single("TimeoutStartSec", c.start_timeout ? `${c.start_timeout}s` : START_TIMEOUT);
   // podman refuses a bind mount whose source is missing: create data dirs (never recursive chown).
-  const plain = (c.volumes ?? []).filter((v) => !v.source.startsWith("/") && !v.owner && !v.app).map((v) => hostPath(n, v.source));
+  // A mapped (adopted) directory or volume is someone's data: it must exist already (apply checks), never created here.
+  const created = (c.volumes ?? []).filter((v) => !v.source.startsWith("/") && !v.app && resolveSource(g.selection, n.app.id, v.source).kind === "default");
+  const plain = created.filter((v) => !v.owner).map((v) => hostPath(n, g, v.source));
   if (plain.length) svc.words("ExecStartPre", ["/usr/bin/mkdir", "-p", ...plain]);
-  for (const v of (c.volumes ?? []).filter((x) => !x.source.startsWith("/") && x.owner)) {
+  for (const v of created.filter((x) => x.owner)) {
     const [uid, gid] = v.owner!.split(":");
-    svc.words("ExecStartPre", ["/usr/bin/install", "-d", "-o", uid!, "-g", gid!, hostPath(n, v.source)]);
+    svc.words("ExecStartPre", ["/usr/bin/install", "-d", "-o", uid!, "-g", gid!, hostPath(n, g, v.source)]);
   }
   if (c.stop_timeout) svc.single("TimeoutStopSec", `${c.stop_timeout + 30}s`);
   u.section("Install").single("WantedBy", "multi-user.target");

@@ -266,6 +266,26 @@ export const appSchema = z.strictObject({
   }
 });
 
+// Host paths of a node's own data (selection only): absolute, normalised.
+const absHostPath = z
+  .string()
+  .regex(/^\/[A-Za-z0-9._@+\/-]*$/, "must be an absolute path of letters, digits and ._@+-/")
+  .refine((p) => p === "/" || (!p.endsWith("/") && !p.split("/").slice(1).some((x) => x === "" || x === "." || x === "..")), "must be normalised: no '..', '.', '//' or trailing '/'");
+const storageTarget = z
+  .string()
+  .refine((v) => v.startsWith("/") || v.startsWith("volume:"), { message: "must be an absolute host directory or volume:<podman named volume>", abort: true })
+  .refine((v) => !v.startsWith("/") || absHostPath.safeParse(v).success, { message: "a host directory must be absolute and normalised (no '..', '.', '//' or trailing '/'), of letters, digits and ._@+-/" })
+  .refine((v) => v.startsWith("/") || (/^volume:[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(v) && !v.endsWith(".volume")), { message: "volume:<name> names an existing podman named volume ([A-Za-z0-9][A-Za-z0-9_.-]*, not a .volume unit)" });
+
+// The container fields an owner may override locally (selection `overrides`).
+export const overrideSchema = z.strictObject({
+  memory: z.string().regex(/^[0-9]+[kmg]$/, "memory must look like 512m or 2g").optional(),
+  pids_limit: z.number().int().min(1).max(1_000_000).optional(),
+  environment: z.record(envName, lineSafe).optional().describe("added to (or replacing) the manifest's environment"),
+  stop_timeout: z.number().int().min(1).max(3600).optional(),
+  start_timeout: z.number().int().min(60).max(86_400).optional(),
+});
+
 export const selectionSchema = z.strictObject({
   apps: z.array(appId).min(1),
   settings: z
@@ -286,8 +306,30 @@ export const selectionSchema = z.strictObject({
         })
         .optional()
         .describe("where lnd's channel.backup is copied when it changes (default /var/lib/archy-backup/lnd; advice: a different disk)"),
+      data_root: absHostPath.optional().describe("replaces /var/lib/archy/apps as the root of every app's unmapped data (docs/adopt.md)"),
     })
     .default({ bitcoin_network: "mainnet", resource_limits: true }),
+  // Node-local: an existing node's data, used in place (docs/adopt.md). Checked in src/adopt/storage.ts.
+  storage: z
+    .record(appId, z.record(z.string(), storageTarget))
+    .optional()
+    .describe("app id → manifest volume source → an existing host directory or volume:<podman named volume>, used in place"),
+  rpc_users: z
+    .array(
+      z.strictObject({
+        name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "rpc user names are 1-64 of letters, digits and ._-"),
+        rpcauth: z.string().regex(/^[A-Za-z0-9_.-]{1,64}:[0-9a-f]{16,64}\$[0-9a-f]{64}$/, "rpcauth must look like user:<hex salt>$<64 hex hash> (Bitcoin Core's rpcauth.py output, without `rpcauth=`)").optional(),
+        secret: z.literal(true).optional().describe("the password lives in the secrets store as rpc-user-<name> (created with a CSPRNG value if missing)"),
+      }),
+    )
+    .optional()
+    .describe("bitcoind RPC users for clients outside the catalog (wallets, the dashboard daemon): an rpcauth line or a store-backed secret"),
+  takeover: z
+    .strictObject({
+      disable_units: z.array(z.string().regex(/^[A-Za-z0-9@._:-]+\.(service|timer|path|socket)$/, "a systemd unit name like reconcile-containers.service")),
+    })
+    .optional()
+    .describe("the old system's units the first apply stops and disables (default first-boot-containers.service, reconcile-containers.service)"),
 });
 
 export type App = z.output<typeof appSchema>;

@@ -14,6 +14,7 @@ import type { SecretSource } from "../configs/secrets.js";
 import { allocateIps } from "../lower/ip.js";
 import { checkOnionEntries, torNode } from "../configs/tor.js";
 import { backupUnits, checkBackupSetting } from "../lower/backup-units.js";
+import { checkStorage } from "../adopt/storage.js";
 
 export interface CompileOptions {
   podman?: Version;
@@ -63,6 +64,7 @@ function compileUnplaced(inputs: Inputs, opts: CompileOptions): CompileResult {
   if (diags.length === 0) checkNestedVolumes(apps, diags);
   checkOnionEntries(apps, diags);
   if (selection) checkBackupSetting(selection, inputs.select, apps, diags);
+  if (selection) checkStorage(selection, inputs.select, apps, diags);
   if (diags.length > 0 || (inputs.select && !selection)) return { files: [], diagnostics: diags };
   const graph = buildGraph(apps, selection, inputs.select, diags);
   if (!graph) return { files: [], diagnostics: diags };
