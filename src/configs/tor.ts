@@ -136,6 +136,19 @@ export function lndTorSection(ownIp: string, password: string): string {
  * manifest): unique names per app, a port the container declares in `ports`.
  */
 export function checkOnionEntries(apps: LoadedApp[], diags: Diagnostic[]): void {
+  // <app>-<name> is one directory in tor's data dir: app "lnd" entry "rest-a" and app
+  // "lnd-rest" entry "a" would share it (and so one onion key).
+  const dirs = new Map<string, string>();
+  for (const { app, file } of [...apps].sort((a, b) => cmp(a.app.id, b.app.id))) {
+    for (const [key, c] of Object.entries(app.containers)) {
+      (c.onion ?? []).forEach((o, i) => {
+        const leaf = `${app.id}-${o.name}`;
+        const prev = dirs.get(leaf);
+        if (prev && !prev.startsWith(`app "${app.id}"`)) diags.push({ file, path: `containers.${key}.onion[${i}].name`, message: `the hidden service directory ${leaf} is already ${prev}'s; rename this onion entry` });
+        else dirs.set(leaf, `app "${app.id}" entry "${o.name}"`);
+      });
+    }
+  }
   for (const { app, file } of apps) {
     const seen = new Map<string, string>();
     for (const [key, c] of Object.entries(app.containers)) {

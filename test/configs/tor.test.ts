@@ -216,6 +216,17 @@ describe("bad input: diagnostics with file:line:col, exit 2, nothing written", (
     ["port not declared", (s) => s.replace("{ name: grpc, port: 10009 }", "{ name: grpc, port: 10010 }"), /lnd\.yaml:\d+:\d+: .*port 10010 is not a TCP port this container declares/],
     ["virtual port out of range", (s) => s.replace("{ name: grpc, port: 10009 }", "{ name: grpc, port: 10009, virtual_port: 70000 }"), /lnd\.yaml:\d+:\d+: .*virtual_port must be within 1-65535/],
   ];
+  it("two apps whose <app>-<name> directories coincide", async () => {
+    const dir = catalogWith((s) => s);
+    writeFileSync(join(dir, "lnd-rest.yaml"), readFileSync(join(dir, "electrumx.yaml"), "utf8").replace("id: electrumx", "id: lnd-rest").replace(/provides: .*\n/, "").replace("{ name: electrum, port: 50001 }", "{ name: grpc, port: 50001 }").replace("host: 50001", "host: 50011"));
+    writeFileSync(join(dir, "lnd.yaml"), readFileSync(join(dir, "lnd.yaml"), "utf8").replace("{ name: grpc, port: 10009 }", "{ name: rest-grpc, port: 10009 }"));
+    const out = join(tmp, `out-${k++}`);
+    const r = await cli(["generate", "--manifests", dir, "--out", out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/yaml:\d+:\d+: .*the hidden service directory lnd-rest-grpc is already app "ln/);
+    expect(existsSync(out)).toBe(false);
+  });
+
   for (const [what, edit, want] of cases) {
     it(what, async () => {
       const out = join(tmp, `out-${k++}`);
