@@ -5,7 +5,8 @@ import { createHash, createHmac } from "node:crypto";
 import type { Graph, ContainerNode } from "../graph/graph.js";
 import type { LoadedApp } from "../manifest/read.js";
 import { cmp, type Diagnostic } from "../manifest/diagnostics.js";
-import { DATA_ROOT } from "../lower/paths.js";
+import { resolveSource } from "../adopt/storage.js";
+import type { Selection } from "../manifest/schema.js";
 import { TOR_IP, isTorContainer } from "../lower/ip.js";
 import { line, render } from "./render.js";
 import torrc from "../../templates/torrc.js";
@@ -58,16 +59,16 @@ export function torNode(g: Graph): ContainerNode | undefined {
   return g.containers.find((n) => isTorContainer(n.spec));
 }
 
-/** Where tor keeps its data inside its container, and on the host: the volume with source `data`. */
-export function torDataDir(n: ContainerNode): { inside: string; host: string } | undefined {
+/** Where tor keeps its data inside its container, and on the host (through the storage mapping): the volume with source `data`. */
+export function torDataDir(n: ContainerNode, selection?: Selection): { inside: string; host: string } | undefined {
   const v = (n.spec.volumes ?? []).find((x) => x.source === "data" && !x.app);
-  return v ? { inside: v.target, host: `${DATA_ROOT}/${n.app.id}/data` } : undefined;
+  return v ? { inside: v.target, host: resolveSource(selection, n.app.id, v.source).host } : undefined;
 }
 
 /** Every onion service of the graph, sorted; empty without tor. */
 export function onionServices(g: Graph, ips: Map<string, string>): OnionService[] {
   const tor = torNode(g);
-  const data = tor && torDataDir(tor);
+  const data = tor && torDataDir(tor, g.selection);
   if (!tor || !data) return [];
   const out: OnionService[] = [];
   for (const n of g.containers) {

@@ -9,7 +9,8 @@ import type { Selection } from "../manifest/schema.js";
 import type { Diagnostic } from "../manifest/diagnostics.js";
 import { UnitFile } from "../unit/unitfile.js";
 import { NODE } from "./system-units.js";
-import { CONFIG_ROOT, DATA_ROOT, SYSTEM_UNIT_DIR } from "./paths.js";
+import { CONFIG_ROOT, SYSTEM_UNIT_DIR } from "./paths.js";
+import { forbiddenPath, resolveSource } from "../adopt/storage.js";
 import type { OutputFile } from "./lower.js";
 
 export const BACKUP_PATH_UNIT = "archy-quadlet-lnd-backup.path";
@@ -24,19 +25,19 @@ export function lndNode(g: Graph): ContainerNode | undefined {
   return g.containers.find((n) => n.spec.configs?.some((c) => c.kind === "lnd.conf"));
 }
 
-/** lnd's --lnddir inside the container and the host directory behind it. */
-export function lndDirs(n: ContainerNode): { inside: string; host: string } | undefined {
+/** lnd's --lnddir inside the container and the host directory behind it (through the storage mapping). */
+export function lndDirs(n: ContainerNode, selection?: Selection): { inside: string; host: string } | undefined {
   const arg = (n.spec.command ?? []).find((w) => w.startsWith("--lnddir="));
   const inside = arg ? arg.slice("--lnddir=".length) : "/root/.lnd";
   const v = (n.spec.volumes ?? []).find((x) => x.target === inside && !x.app);
   if (!v) return undefined;
-  return { inside, host: v.source.startsWith("/") ? v.source : `${DATA_ROOT}/${n.app.id}/${v.source}` };
+  return { inside, host: resolveSource(selection, n.app.id, v.source).host };
 }
 
 /** Host path of lnd's channel.backup for the selected network. */
 export function channelBackupPath(g: Graph): string | undefined {
   const n = lndNode(g);
-  const d = n && lndDirs(n);
+  const d = n && lndDirs(n, g.selection);
   if (!d) return undefined;
   return `${d.host}/data/chain/bitcoin/${LND_NET[g.selection?.settings.bitcoin_network ?? "mainnet"]}/channel.backup`;
 }
@@ -65,8 +66,8 @@ export function backupUnits(g: Graph): OutputFile[] {
   return [p, s].map((u) => ({ path: `${SYSTEM_UNIT_DIR}/${u.name}`, content: u.serialize(), mode: 0o644 }));
 }
 
-/** Paths a backup directory may not be in: lnd's own data (same disk, same failure), generated trees, volatile or kernel filesystems. */
-const FORBIDDEN = [CONFIG_ROOT, NODE.state, "/etc/containers", "/etc/systemd", "/usr", "/proc", "/sys", "/dev", "/run", "/tmp", "/boot"];
+/** Paths a backup directory may not be in besides the storage rules' (src/adopt/storage.ts): generated trees, volatile filesystems. */
+const FORBIDDEN = [CONFIG_ROOT, NODE.state, "/tmp", "/var/tmp"];
 
 export function checkBackupSetting(sel: Selection, selFile: string | undefined, apps: LoadedApp[], diags: Diagnostic[]): void {
   const dir = sel.settings.lnd_backup?.dir;
@@ -75,10 +76,17 @@ export function checkBackupSetting(sel: Selection, selFile: string | undefined, 
   const norm = dir.replace(/\/+$/, "").replace(/\/+/g, "/") || "/";
   const within = (root: string) => norm === root || norm.startsWith(`${root}/`);
   const lnd = apps.find((a) => Object.values(a.app.containers).some((c) => c.configs?.some((e) => e.kind === "lnd.conf")));
+  // lnd's data: its app directory under the data root, and wherever the storage mapping puts its volumes.
+  const lndData = lnd
+    ? [resolveSource(sel, lnd.app.id, ".").host.replace(/\/\.$/, ""), ...Object.values(lnd.app.containers).flatMap((c) => (c.volumes ?? []).filter((v) => !v.app).map((v) => resolveSource(sel, lnd.app.id, v.source).host))]
+    : [];
+  const inLnd = lndData.find(within);
+  const bad = FORBIDDEN.find(within);
   if (norm === "/") diags.push({ ...where, message: "the backup directory cannot be / ; use a directory of its own, ideally on a different disk" });
-  else if (lnd && within(`${DATA_ROOT}/${lnd.app.id}`)) diags.push({ ...where, message: `"${dir}" is inside lnd's data directory (${DATA_ROOT}/${lnd.app.id}): a backup there is lost with the data disk; use a directory on a different disk` });
+  else if (inLnd) diags.push({ ...where, message: `"${dir}" is inside lnd's data (${inLnd}): a backup there is lost with the data disk; use a directory on a different disk` });
+  else if (bad) diags.push({ ...where, message: `"${dir}" is under ${bad}, which archy-quadlet or the system replaces or does not keep; use a directory of its own, ideally on a different disk` });
   else {
-    const bad = FORBIDDEN.find(within);
-    if (bad) diags.push({ ...where, message: `"${dir}" is under ${bad}, which archy-quadlet or the system replaces or does not keep; use a directory of its own, ideally on a different disk` });
+    const why = forbiddenPath(norm);
+    if (why) diags.push({ ...where, message: `"${dir}" cannot hold the backups: ${why}` });
   }
 }

@@ -8,7 +8,8 @@ import { cmp } from "../manifest/diagnostics.js";
 import { BITCOIN_ROLE, rpcSecretName } from "../configs/derive.js";
 import { onionServices, torNode } from "../configs/tor.js";
 import { lndNode } from "../lower/backup-units.js";
-import { DATA_ROOT } from "../lower/paths.js";
+import { resolveSource, rpcUserSecretName } from "../adopt/storage.js";
+import type { Selection } from "../manifest/schema.js";
 import type { SecretSource } from "../configs/secrets.js";
 
 export interface ConnectInput {
@@ -49,12 +50,12 @@ export function lndconnectUri(host: string, port: number, certDer: Uint8Array | 
   return `lndconnect://${host}:${port}${q ? `?${q}` : ""}`;
 }
 
-/** The host path behind a path inside a container, through its volumes (longest target first). */
-export function hostPathOf(n: ContainerNode, inside: string): string | undefined {
+/** The host path behind a path inside a container, through its volumes (longest target first) and the storage mapping. */
+export function hostPathOf(n: ContainerNode, inside: string, selection?: Selection): string | undefined {
   const vols = [...(n.spec.volumes ?? [])].sort((a, b) => b.target.length - a.target.length);
   for (const v of vols) {
     if (inside === v.target || inside.startsWith(`${v.target}/`)) {
-      const base = v.source.startsWith("/") ? v.source : `${DATA_ROOT}/${v.app ?? n.app.id}/${v.source}`;
+      const base = resolveSource(selection, v.app ?? n.app.id, v.source).host;
       return base + inside.slice(v.target.length);
     }
   }
@@ -89,11 +90,14 @@ export function connectReport(i: ConnectInput): ConnectReport {
     for (const o of onion) if (o.address) electrum.push(`${o.address}:${o.port}:${suffix(nodes.find((n) => n.name === o.container)!.spec.onion!.find((x) => x.name === o.name)!.port)}`);
   }
 
-  // bitcoind RPC: the login of one consuming app (its rpcauth user).
+  // bitcoind RPC: the login of one consuming app (its rpcauth user), or of an rpc_users entry.
   let bitcoinRpc: ConnectReport["bitcoinRpc"] = null;
   if (app.provides?.role === BITCOIN_ROLE) {
-    if (!i.rpcUser) missing.push(`RPC logins are per consuming app: add --rpc-user <app> (one of: ${g.apps.filter((a) => a.app.bitcoin_rpc).map((a) => a.app.id).sort(cmp).join(", ") || "none selected"})`);
-    else if (!g.apps.some((a) => a.app.id === i.rpcUser && a.app.bitcoin_rpc)) missing.push(`"${i.rpcUser}" is not a selected app with \`bitcoin_rpc\`; it has no RPC login`);
+    const users = g.selection?.rpc_users ?? [];
+    const extra = users.find((u) => u.name === i.rpcUser);
+    const names = [...g.apps.filter((a) => a.app.bitcoin_rpc).map((a) => a.app.id), ...users.map((u) => u.name)].sort(cmp);
+    if (!i.rpcUser) missing.push(`RPC logins are per consuming app or rpc_users entry: add --rpc-user <name> (one of: ${names.join(", ") || "none selected"})`);
+    else if (!extra && !g.apps.some((a) => a.app.id === i.rpcUser && a.app.bitcoin_rpc)) missing.push(`"${i.rpcUser}" is neither a selected app with \`bitcoin_rpc\` nor an rpc_users entry; it has no RPC login`);
     else {
       const main = nodes.find((n) => n.spec.configs?.some((c) => c.kind === "bitcoin.conf")) ?? nodes[0]!;
       const published = ports.find((p) => p.port === 8332 && p.protocol === "tcp");
@@ -106,8 +110,11 @@ export function connectReport(i: ConnectInput): ConnectReport {
         url: `http://${host}:${port}/`,
         reachable: published ? "from the LAN" : `on the archy network only (${main.name}:8332; the port is not published on the host)`,
       };
-      if (i.showSecrets) {
-        const pw = i.secrets.get(rpcSecretName(i.rpcUser), []);
+      if (extra && !extra.secret) {
+        // Carried as an rpcauth line: the password never reached this node.
+        missing.push(`"${extra.name}" is an rpcauth entry: its password is known only to whoever made the rpcauth line`);
+      } else if (i.showSecrets) {
+        const pw = extra ? i.secrets.get(rpcUserSecretName(extra.name), [], "password") : i.secrets.get(rpcSecretName(i.rpcUser), []);
         if (pw !== undefined) bitcoinRpc.password = pw;
       }
     }
@@ -120,8 +127,8 @@ export function connectReport(i: ConnectInput): ConnectReport {
     const args = lnd.spec.command ?? [];
     const arg = (k: string) => args.find((w) => w.startsWith(`--${k}=`))?.slice(k.length + 3);
     const lnddir = arg("lnddir") ?? "/root/.lnd";
-    const certFile = hostPathOf(lnd, arg("tlscertpath") ?? `${lnddir}/tls.cert`);
-    const macFile = hostPathOf(lnd, arg("adminmacaroonpath") ?? `${lnddir}/data/chain/bitcoin/mainnet/admin.macaroon`);
+    const certFile = hostPathOf(lnd, arg("tlscertpath") ?? `${lnddir}/tls.cert`, g.selection);
+    const macFile = hostPathOf(lnd, arg("adminmacaroonpath") ?? `${lnddir}/data/chain/bitcoin/mainnet/admin.macaroon`, g.selection);
     const pem = certFile ? i.read(certFile) : undefined;
     const der = pem ? pemToDer(pem.toString("utf8")) : undefined;
     if (!der) missing.push(`lnd's TLS certificate is not there yet (${certFile}): lnd writes it at its first start; check: systemctl status ${lnd.name}.service`);

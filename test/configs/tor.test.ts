@@ -238,7 +238,8 @@ describe("bad input: diagnostics with file:line:col, exit 2, nothing written", (
   }
 
   for (const [dir, want] of [
-    ["/var/lib/archy/apps/lnd/backup", /inside lnd's data directory/],
+    ["/var/lib/archy/apps/lnd/backup", /inside lnd's data/],
+    ["/usr/local/scb", /cannot hold the backups: it is inside \/usr/],
     ["/etc/archy/lnd-backup", /is under \/etc\/archy/],
     ["/tmp/scb", /is under \/tmp/],
   ] as const) {
@@ -300,5 +301,40 @@ describe("the real tor with the derived torrc", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`onion electrum: ${onion}:50001`);
     expect(r.stdout).toContain(`Electrum server: ${onion}:50001:t`);
+  });
+});
+
+describe("through the storage mapping", () => {
+  it("connect reads tor's hostname files, and the backup units watch lnd's channel.backup, where the selection maps them", async () => {
+    const settings = "storage:\n  tor: { data: /srv/tor-data }\n  lnd: { data: volume:lnd_data }\n";
+    const { get } = build(NODE, settings);
+    expect(get("etc/systemd/system/archy-quadlet-lnd-backup.path")).toContain("PathChanged=/var/lib/containers/storage/volumes/lnd_data/_data/data/chain/bitcoin/mainnet/channel.backup");
+    const root = join(tmp, `root-${k++}`);
+    mkdirSync(join(root, "srv/tor-data/electrumx-electrum"), { recursive: true });
+    const onion = `${"a".repeat(56)}.onion`;
+    writeFileSync(join(root, "srv/tor-data/electrumx-electrum/hostname"), `${onion}\n`);
+    const r = await cli(["connect", "electrumx", "--manifests", MANIFESTS, "--select", sel(NODE, settings), "--root", root, "--host", "node.lan", "--json"]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.onion[0]).toMatchObject({ address: onion, hostnameFile: "/srv/tor-data/electrumx-electrum/hostname" });
+    // A backup dir inside lnd's mapped data is refused like one under its default directory.
+    const bad = await cli(["validate", "--manifests", MANIFESTS, "--select", sel(NODE, "settings:\n  lnd_backup: { dir: /mnt/lnd/backup }\nstorage:\n  lnd: { data: /mnt/lnd }\n")]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("is inside lnd's data (/mnt/lnd)");
+  });
+
+  it("connect --rpc-user names an rpc_users entry: a store-backed password with --show-secrets, an rpcauth entry says the password is not here", async () => {
+    const settings = `rpc_users:\n  - { name: sparrow, secret: true }\n  - { name: dashboard, rpcauth: "dashboard:${"0".repeat(32)}$${"1".repeat(64)}" }\n`;
+    const s = sel(NODE, settings);
+    const pw = new ReviewSecrets().get("rpc-user-sparrow");
+    const shown = await cli(["connect", "bitcoin-knots", "--manifests", MANIFESTS, "--select", s, "--rpc-user", "sparrow", "--show-secrets", "--json", "--host", "node.lan"]);
+    expect(shown.code).toBe(0);
+    expect(JSON.parse(shown.stdout).bitcoinRpc).toMatchObject({ user: "sparrow", password: pw });
+    const hidden = await cli(["connect", "bitcoin-knots", "--manifests", MANIFESTS, "--select", s, "--rpc-user", "sparrow", "--json", "--host", "node.lan"]);
+    expect(hidden.stdout).not.toContain(pw);
+    const foreign = await cli(["connect", "bitcoin-knots", "--manifests", MANIFESTS, "--select", s, "--rpc-user", "dashboard", "--json", "--show-secrets", "--host", "node.lan"]);
+    const j = JSON.parse(foreign.stdout);
+    expect(j.bitcoinRpc.password).toBeUndefined();
+    expect(j.missing.join("\n")).toContain('"dashboard" is an rpcauth entry');
   });
 });
