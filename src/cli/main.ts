@@ -102,6 +102,21 @@ export function buildProgram(): Command {
     .addHelpText("after", examples(["archy-quadlet podman heal", "archy-quadlet podman heal --json"]))
     .action(async (o) => (await import("./hook-cmds.js")).podmanHealCmd(o));
 
+  // Adopting an existing node (issue 13; docs/adopt.md).
+  program
+    .command("adopt")
+    .description("take over an existing node: match its containers, propose storage:/rpc_users:/network for the selection (nothing written without --write)")
+    .requiredOption("--select <file>", "the selection file to update")
+    .option("--manifests <dir>", "catalog of app manifests", "./manifests")
+    .option("--root <dir>", "target filesystem root (mount sources and legacy configs are read under it)", "/")
+    .option("--secrets <dir>", "secrets store adopted passwords are moved into", "/var/lib/archy/secrets")
+    .option("--bitcoin-conf <file>", "the legacy bitcoin.conf (default: bitcoin.conf in the adopted bitcoin data dir)")
+    .option("--lnd-conf <file>", "the legacy lnd.conf (default: lnd.conf in the adopted lnd data dir)")
+    .option("--write", "update the selection file (atomically, comments kept) and move adopted passwords into the store")
+    .option("--json", "machine-readable result")
+    .addHelpText("after", examples(["archy-quadlet adopt --select /etc/archy-quadlet/selection.yaml", "archy-quadlet adopt --select /etc/archy-quadlet/selection.yaml --write && archy-quadlet apply --select /etc/archy-quadlet/selection.yaml"]))
+    .action(async (o) => (await import("./adopt.js")).adoptCmd(o));
+
   // Tor, wallets and channel backups (issue 16; docs/tor.md).
   compileOptions(program.command("connect").description("what a wallet needs to reach an app: LAN and onion addresses, Electrum strings, RPC, lndconnect"))
     .argument("<app>", "app id")

@@ -271,7 +271,7 @@ function makeConfig(entry: ConfigEntry, n: ContainerNode, ctx: Ctx, where: { fil
       let appOptions = "";
       let extra: Made["extra"];
       if (entry.wallet_password) {
-        const pw = ctx.secrets.get(appSecretName(n.app.id, WALLET_SECRET), diags);
+        const pw = ctx.secrets.get(appSecretName(n.app.id, WALLET_SECRET), diags, "password"); // an adopted wallet keeps its own password
         if (pw === undefined) return undefined;
         // lnd unlocks itself from this file at every start; with allow-create it waits for
         // the wallet to be created (by the app's wallet-init container) instead of exiting.
