@@ -63,6 +63,8 @@ export function prepare(env: Env, release: string): Marker {
   return m;
 }
 
+export const HEALTH_FORMAT = "{{if .State.Health}}{{.State.Health.Status}}{{end}}";
+
 async function servicesHealthy(env: Env): Promise<ProbeResult> {
   const cur = currentId(env.root);
   if (cur === undefined) return { ok: false, evidence: "no current generation" };
@@ -71,7 +73,10 @@ async function servicesHealthy(env: Env): Promise<ProbeResult> {
     const a = await env.adapter.run("systemctl", ["is-active", svc]);
     if (a.stdout.trim() !== "active") return { ok: false, evidence: `${svc} is ${a.stdout.trim() || "unknown"}` };
     const name = svc.replace(/\.service$/, "");
-    const h = await env.adapter.run("podman", ["inspect", "--format", "{{.State.Health.Status}}", name]);
+    // A container without a health check has no .State.Health: podman 5.4 fails the bare
+    // template with "nil pointer evaluating *define.HealthCheckResults.Status" (seen on the
+    // booted node for lnd's wallet-init container), so guard it: no check = nothing to judge.
+    const h = await env.adapter.run("podman", ["inspect", "--format", HEALTH_FORMAT, name]);
     const status = h.stdout.trim();
     if (h.code !== 0 || (status !== "" && status !== "healthy")) return { ok: false, evidence: `${name} health: ${status || h.stderr.trim()}` };
   }

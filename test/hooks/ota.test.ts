@@ -164,6 +164,23 @@ describe("ota verify", () => {
     expect(t.lines.filter((l) => /ECONNREFUSED/.test(l)).length).toBeGreaterThan(2);
   });
 
+  it("check_services: a container without a health check counts as healthy when its service is active (podman's nil .State.Health)", async () => {
+    // podman 5.4: the bare template fails on a container without a health check.
+    const t = await nodeAfterUpdate([
+      (c) =>
+        c.cmd === "podman" && c.args[0] === "inspect"
+          ? c.args[2] === "{{.State.Health.Status}}"
+            ? { code: 125, stdout: "", stderr: 'Error: template: inspect:1:19: executing "inspect" at <.State.Health.Status>: nil pointer evaluating *define.HealthCheckResults.Status' }
+            : { code: 0, stdout: "\n", stderr: "" }
+          : c.args[0] === "is-active"
+            ? { code: 0, stdout: "active\n", stderr: "" }
+            : undefined,
+    ]);
+    const code = await verify(t.env, cfg({ check_services: true }));
+    expect(code, t.lines.join("\n")).toBe("ok");
+    expect(t.lines.join("\n")).toMatch(/services active and healthy/);
+  });
+
   it("checks services when configured", async () => {
     const t = await nodeAfterUpdate([(c) => (c.args[0] === "is-active" ? { code: 3, stdout: "failed\n", stderr: "" } : undefined)]);
     const code = await verify(t.env, cfg({ check_services: true, window: 300 }));
