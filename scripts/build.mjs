@@ -2,8 +2,10 @@
 // npm run build → dist/archy-quadlet.mjs: one self-contained ESM file, every
 // dependency inlined, runnable with `node dist/archy-quadlet.mjs` and no
 // node_modules anywhere (a node gets this one file as /usr/local/bin/archy-quadlet).
-// A plain esbuild bundle: no plugins, no code held as strings, no patched
-// packages. Identifiers are not minified (readable stack traces).
+// A plain esbuild bundle: no code held as strings, no patched packages; one
+// plugin, scripts/hbs.mjs, loads templates/*.hbs precompiled (handlebars'
+// runtime is bundled, its compiler is not). Identifiers are not minified
+// (readable stack traces).
 //
 // buildBundle() is the one way to build it: this script, bench/run.mjs and the
 // tests that run the CLI as a process all call it.
@@ -16,11 +18,12 @@ import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, 
 import { builtinModules } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { hbsEsbuild } from "./hbs.mjs";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const BUNDLE = join(ROOT, "dist", "archy-quadlet.mjs");
 /** Everything the bundle is made of: a bundle older than any of these is stale. */
-const INPUTS = ["src", "templates", "package-lock.json", "scripts/build.mjs"];
+const INPUTS = ["src", "templates", "package-lock.json", "scripts/build.mjs", "scripts/hbs.mjs"];
 
 function files(rel, out = []) {
   const abs = join(ROOT, rel);
@@ -74,6 +77,7 @@ export async function buildBundle({ outfile = BUNDLE } = {}) {
     legalComments: "none",
     metafile: true,
     logLevel: "warning",
+    plugins: [hbsEsbuild],
   });
   // Nothing may be left as an import of a package: it would need node_modules at run time.
   const external = Object.values(result.metafile.outputs).flatMap((o) => o.imports).filter((i) => i.external && !isBuiltin(i.path));

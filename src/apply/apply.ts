@@ -3,7 +3,6 @@
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join, resolve } from "node:path";
-import { compile } from "../plan/inputs.js";
 import { fingerprint } from "./fingerprint.js";
 import { SecretStore } from "../configs/secrets.js";
 import { UserError, cmp } from "../manifest/diagnostics.js";
@@ -62,7 +61,9 @@ function manifestHash(inputs: Inputs): string {
   return h.digest("hex").slice(0, 16);
 }
 
-function compileFor(inputs: Inputs, podman: Version | undefined) {
+async function compileFor(inputs: Inputs, podman: Version | undefined) {
+  // Loaded on first use: a reconcile with nothing to do never initialises the compiler (zod, yaml).
+  const { compile } = await import("../plan/inputs.js");
   const secrets = new SecretStore(inputs.secrets);
   const r = compile({ manifests: inputs.manifests, select: inputs.select, podman, secrets });
   if (r.diagnostics.length > 0) throw new UserError(r.diagnostics);
@@ -205,7 +206,7 @@ async function activate(env: Env, plan: Plan, id: number, next: Tree): Promise<{
 export async function apply(env: Env, inputs: Inputs, opts: { dryRun?: boolean; podman?: Version; notRolledBack?: boolean } = {}): Promise<ApplyResult> {
   checkRoot(env.root);
   inputs = { ...inputs, manifests: resolve(inputs.manifests), select: inputs.select && resolve(inputs.select), secrets: resolve(inputs.secrets) };
-  const { files, secrets } = compileFor(inputs, opts.podman);
+  const { files, secrets } = await compileFor(inputs, opts.podman);
   refuseShadowing(env.root, files);
   const next = toTree(files);
 
@@ -366,7 +367,7 @@ export async function reconcile(env: Env): Promise<ApplyResult | undefined> {
     return undefined;
   }
   const podman = inputs.podman ? parseVersion(inputs.podman) : undefined;
-  const { files } = compileFor(inputs, podman);
+  const { files } = await compileFor(inputs, podman);
   const next = toTree(files);
   const cur = currentId(env.root);
   const curMeta = cur !== undefined ? readMeta(env.root, cur) : undefined;

@@ -19,7 +19,7 @@ import { dirname, join, relative } from "node:path";
 import { cmp } from "../manifest/diagnostics.js";
 import { Failure } from "../outcome.js";
 import { UNIT_DIR, CONFIG_ROOT, type OutputFile } from "../lower/lower.js";
-import { CONTAINERS_CONF_DROPIN } from "../configs/derive.js";
+import { CONTAINERS_CONF_DROPIN } from "../lower/paths.js";
 import { SYSTEM_UNIT_DIR, SYSTEM_UNIT_WANTS } from "../lower/system-units.js";
 import { asBuffer } from "../plan/tree.js";
 import type { Tree } from "./plan.js";

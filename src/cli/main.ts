@@ -151,9 +151,16 @@ export function buildProgram(): Command {
 
   program
     .command("schema")
-    .description("print the manifest JSON Schema")
-    .addHelpText("after", examples(["archy-quadlet schema > schema/manifest.schema.json"]))
-    .action(async () => (await import("./compile-cmds.js")).schema());
+    .description("print the manifest JSON Schema (with --selection: the selection file's, every app's settings included)")
+    .option("--selection", "the selection file's JSON Schema, from the catalog's settings")
+    .option("--manifests <dir>", "catalog of app manifests (for --selection)", "./manifests")
+    .addHelpText("after", examples(["archy-quadlet schema > schema/manifest.schema.json", "archy-quadlet schema --selection > schema/selection.schema.json"]))
+    .action(async (o) => (o.selection ? (await import("./settings.js")).selectionSchemaCmd(o) : (await import("./compile-cmds.js")).schema()));
+
+  compileOptions(program.command("settings").description("every setting of the selected apps: type, accepted values, default, value and where it comes from"))
+    .option("--json", "machine-readable result")
+    .addHelpText("after", examples(["archy-quadlet settings --select /etc/archy-quadlet/selection.yaml", "archy-quadlet settings --select examples/node.yaml --json"]))
+    .action(async (o) => (await import("./settings.js")).settingsCmd(o));
 
   // Operator / reviewer commands (src/cli/explain.ts, graph.ts, status.ts, completion.ts).
   compileOptions(program.command("explain").description("show what one app becomes on a node: podman argv, dependencies, derived files, restart triggers"))

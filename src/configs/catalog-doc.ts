@@ -215,6 +215,11 @@ function appSection({ app: a, doc, text }: DocApp): string {
       return v.length ? v.join("; ") : undefined;
     }) || "nothing network-specific in its configuration",
   ]);
+  // Settings (docs/settings.md): names and defaults; requirements on the provider.
+  const settings = Object.entries(a.settings ?? {}).sort((x, y) => cmp(x[0], y[0]));
+  if (settings.length) rows.push(["settings", settings.map(([k, d]) => `${code(k)} ${JSON.stringify(d.default)}`).join(", ")]);
+  const requires = Object.entries(a.dependencies ?? {}).filter(([, d]) => d.requires_settings);
+  if (requires.length) rows.push(["requires", requires.map(([k, d]) => `${k}: ${Object.entries(d.requires_settings!).map(([n, v]) => `${code(n)} ${JSON.stringify(v)}`).join(", ")}`).join("; ")]);
   const refs = upstream(text);
   rows.push(["upstream", refs.length ? refs.join("<br>") : "—"]);
   return `\n### ${a.name} (\`${a.id}\`)\n\n${cell(a.description)}\n\n| | |\n| --- | --- |\n${rows.map(([k, v]) => `| ${k} | ${cell(v)} |`).join("\n")}\n`;

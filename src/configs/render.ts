@@ -1,4 +1,22 @@
-// A deliberately tiny template renderer: {{name}} only. Unknown or unused slots
+// The one way a derived config is rendered: a precompiled handlebars template
+// (templates/*.hbs: strict, noEscape, built-in helpers only — scripts/hbs.mjs)
+// over data in which every string is a single line. A value with a line break,
+// CR or NUL could inject config lines, so it throws before anything is rendered;
+// a missing value throws in the template (strict). Lists of lines are arrays.
+export function renderConfig(template: (data: object) => string, data: object): string {
+  checkLines(data, "");
+  return template(data);
+}
+
+function checkLines(v: unknown, path: string): void {
+  if (typeof v === "string") {
+    if (/[\n\r\0]/.test(v)) throw new Error(`template value ${path || "(root)"} contains a line break, carriage return or NUL`);
+  } else if (Array.isArray(v)) v.forEach((x, i) => checkLines(x, `${path}[${i}]`));
+  else if (v !== null && typeof v === "object") for (const [k, x] of Object.entries(v)) checkLines(x, path ? `${path}.${k}` : k);
+}
+
+// A deliberately tiny template renderer for the string templates not yet moved to
+// handlebars (templates/torrc.ts): {{name}} only. Unknown or unused slots
 // are bugs, and a value with a line break could inject config lines, so both throw.
 // Every value is checked: CR and NUL never pass; a line break only in a block —
 // complete lines (built from line()-checked lines) in a slot that starts a line.

@@ -3,6 +3,8 @@
 import type { LoadedApp } from "../manifest/read.js";
 import type { App, AppDependency, Container, Dependency, Selection } from "../manifest/schema.js";
 import { cmp, type Diagnostic } from "../manifest/diagnostics.js";
+import type { Settings } from "../settings/resolve.js";
+import type { OverrideOrigins } from "../settings/apply.js";
 
 export interface ContainerNode {
   app: App;
@@ -25,6 +27,10 @@ export interface Graph {
   /** app id → resolved dependency app ids (`key` is the app id or role as written) */
   appDeps: Map<string, { id: string; key: string; dep: AppDependency }[]>;
   selection?: Selection;
+  /** The selected apps' settings and where each value comes from (src/settings/resolve.ts). */
+  settings?: Settings;
+  /** The selection's local overrides, per container and field (src/settings/apply.ts). */
+  overrides?: OverrideOrigins;
 }
 
 export function containerName(app: App, key: string): string {

@@ -77,8 +77,19 @@ export const dependencySchema = z.strictObject({
   optional: z.boolean().default(false).describe("optional dependencies become Wants=, required ones Requires="),
 });
 
+// Settings (docs/settings.md): typed values an owner chooses in the selection's
+// `app_settings`, declared by the app that consumes them.
+export const settingKey = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]{0,47}$/, "setting names are lowercase letters, digits and '_', starting with a letter (at most 48 characters)");
+export const settingValue = z.union([z.boolean(), z.number().int(), lineSafe]);
+
 const appDependencySchema = dependencySchema.extend({
   containers: z.array(containerName).min(1).optional().describe("which of this app's containers need the dependency (default: all)"),
+  requires_settings: z
+    .record(settingKey, settingValue)
+    .optional()
+    .describe("settings the dependency's provider must have, e.g. { txindex: true, prune: 0 }: a selection setting another value is an error; a value left at its default is set for this app"),
 });
 
 const volumeSchema = z.strictObject({
@@ -186,6 +197,61 @@ const configSchema = z.strictObject({
     .describe("lnd.conf only: mount the app's wallet password (secret store) here; lnd.conf then sets wallet-unlock-password-file and wallet-unlock-allow-create"),
 });
 
+// Where a setting's value goes: a derived config (a template variable, or with
+// `option` an `<option>=<value>` line written only when the value is not the
+// default), an environment variable, or a command argument of the app's containers.
+const settingTarget = z
+  .strictObject({
+    config: z.enum(["bitcoin.conf", "lnd.conf", "electrumx.env", "nginx.conf", "bitcoin-rpc.env", "app.env", "cln.conf", "torrc"]).optional().describe("a derived config: its template reads the value (or `option` writes a line)"),
+    option: z.string().regex(/^[a-z][a-z0-9.-]{0,63}$/, "option names are lowercase letters, digits, '.' and '-'").optional().describe("with config: the line `<option>=<value>`, written only when the value is not the default"),
+    env: envName.optional().describe("an environment variable of the containers (replaces the manifest's value)"),
+    arg: lineSafe.refine((s) => s.includes("{value}"), "arg must contain {value}").optional().describe("a command argument appended to the command, {value} replaced, e.g. --cache={value}"),
+    containers: z.array(containerName).min(1).optional().describe("env/arg: which containers (default: all of the app's)"),
+  })
+  .superRefine((t, ctx) => {
+    const n = [t.config, t.env, t.arg].filter((x) => x !== undefined).length;
+    if (n !== 1) ctx.addIssue({ code: "custom", message: "a setting goes to exactly one of `config`, `env` or `arg`" });
+    if (t.option !== undefined && t.config === undefined) ctx.addIssue({ code: "custom", path: ["option"], message: "`option` needs `config`" });
+    if (t.containers !== undefined && t.config !== undefined) ctx.addIssue({ code: "custom", path: ["containers"], message: "`containers` applies to env and arg (a config reaches the containers that mount it)" });
+  });
+
+const settingCommon = {
+  description: displayText.min(1).max(200).describe("one line, shown by `archy-quadlet settings` and the dashboard"),
+  to: settingTarget,
+};
+
+export const settingSchema = z
+  .discriminatedUnion("type", [
+    z.strictObject({ type: z.literal("boolean"), default: z.boolean(), ...settingCommon }),
+    z.strictObject({
+      type: z.literal("integer"),
+      default: z.number().int(),
+      min: z.number().int().optional(),
+      max: z.number().int().optional(),
+      unit: z.string().regex(/^[A-Za-z%/]{1,16}$/).optional().describe("e.g. MiB, sat, ms"),
+      also: z.array(z.number().int()).min(1).optional().describe("values allowed outside min..max (prune: 0 = keep all blocks)"),
+      ...settingCommon,
+    }),
+    z.strictObject({
+      type: z.literal("string"),
+      default: lineSafe,
+      enum: z.array(lineSafe).min(1).optional(),
+      pattern: z.string().max(200).optional().describe("a regular expression the whole value must match"),
+      max_length: z.number().int().min(1).max(4096).optional(),
+      ...settingCommon,
+    }),
+  ])
+  .superRefine((s, ctx) => {
+    if (s.type === "string" && s.pattern !== undefined) {
+      try {
+        new RegExp(s.pattern);
+      } catch {
+        ctx.addIssue({ code: "custom", path: ["pattern"], message: "pattern is not a valid regular expression" });
+      }
+    }
+    if (s.type === "integer" && s.min !== undefined && s.max !== undefined && s.min > s.max) ctx.addIssue({ code: "custom", path: ["max"], message: "max is below min" });
+  });
+
 export const containerSchema = z
   .strictObject({
     image: imageRef.optional(),
@@ -256,6 +322,7 @@ export const appSchema = z.strictObject({
     .optional()
     .describe("this app consumes Bitcoin RPC: it gets its own rpcauth user"),
   dependencies: z.record(appId, appDependencySchema).optional().describe("app ids or roles this app needs"),
+  settings: z.record(settingKey, settingSchema).optional().describe("typed settings an owner may choose in the selection's app_settings (docs/settings.md)"),
   containers: z
     .record(containerName, containerSchema)
     .refine((r) => Object.keys(r).length > 0, "an app needs at least one container"),
@@ -309,6 +376,14 @@ export const selectionSchema = z.strictObject({
       data_root: absHostPath.optional().describe("replaces /var/lib/archy/apps as the root of every app's unmapped data (docs/adopt.md)"),
     })
     .default({ bitcoin_network: "mainnet", resource_limits: true }),
+  app_settings: z
+    .record(appId, z.record(settingKey, settingValue))
+    .optional()
+    .describe("app id or role → setting → value; each app declares its settings (`archy-quadlet settings`, docs/settings.md)"),
+  overrides: z
+    .record(appId, z.record(containerName, overrideSchema))
+    .optional()
+    .describe("app id → container → local overrides of a few container fields; they survive catalog updates (docs/settings.md)"),
   // Node-local: an existing node's data, used in place (docs/adopt.md). Checked in src/adopt/storage.ts.
   storage: z
     .record(appId, z.record(z.string(), storageTarget))
@@ -339,3 +414,6 @@ export type AppDependency = z.output<typeof appDependencySchema>;
 export type ConfigEntry = z.output<typeof configSchema>;
 export type Selection = z.output<typeof selectionSchema>;
 export type ConfigKind = z.output<typeof configSchema>["kind"];
+export type SettingDecl = z.output<typeof settingSchema>;
+export type SettingValue = z.output<typeof settingValue>;
+export type Override = z.output<typeof overrideSchema>;

@@ -14,6 +14,8 @@ import type { SecretSource } from "../configs/secrets.js";
 import { allocateIps } from "../lower/ip.js";
 import { checkOnionEntries, torNode } from "../configs/tor.js";
 import { backupUnits, checkBackupSetting } from "../lower/backup-units.js";
+import { resolveSettings } from "../settings/resolve.js";
+import { applySettings } from "../settings/apply.js";
 import { checkStorage } from "../adopt/storage.js";
 
 export interface CompileOptions {
@@ -69,6 +71,11 @@ function compileUnplaced(inputs: Inputs, opts: CompileOptions): CompileResult {
   const graph = buildGraph(apps, selection, inputs.select, diags);
   if (!graph) return { files: [], diagnostics: diags };
   if (selection) checkPorts(graph, diags);
+  // Settings and local overrides: resolved, checked across apps, applied to the containers.
+  const selLocate = inputs.select ? inputs.locators.get(inputs.select) : undefined;
+  graph.settings = resolveSettings(graph, apps, inputs.select, selLocate, diags);
+  graph.overrides = applySettings(graph, graph.settings, inputs.select, selLocate, diags);
+  if (diags.length > 0) return { files: [], graph, diagnostics: diags };
 
   const podman = opts.podman ?? DEFAULT_PODMAN;
   // Stable addresses for Tor's targets, over the whole catalog; emitted only with tor selected.

@@ -2,6 +2,7 @@
 import { spawnSync, type SpawnSyncOptions } from "node:child_process";
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { pathToFileURL } from "node:url";
 import { dirname, join, relative } from "node:path";
 import { expect, vi } from "vitest";
 import { main } from "../../src/cli/main.js";
@@ -39,10 +40,12 @@ export async function bundle(): Promise<string> {
 }
 
 const TSX = import.meta.resolve("tsx");
+/** templates/*.hbs precompiled on load (scripts/hbs.mjs), as in the bundle. */
+const HBS = pathToFileURL(join(REPO, "scripts/hbs-register.mjs")).href;
 
 /** `node --import tsx src/cli/run.ts …` in a shell, so umask/env/uid can differ. */
 export function cliProcess(argv: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; umask?: string; uid?: number; gid?: number } = {}): Run {
-  const cmd = [process.execPath, "--import", TSX, join(REPO, "src/cli/run.ts"), ...argv].map(shq).join(" ");
+  const cmd = [process.execPath, "--import", TSX, "--import", HBS, join(REPO, "src/cli/run.ts"), ...argv].map(shq).join(" ");
   const spawnOpts: SpawnSyncOptions = {
     cwd: opts.cwd ?? REPO,
     env: { ...process.env, ...opts.env },
