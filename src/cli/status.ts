@@ -48,8 +48,8 @@ export interface StatusReport {
   } | null;
   apps: { id: string; version: string | null; manifest: string | null; status: Verdict; containers: ContainerStatus[] }[];
   down: string[];
-  /** With lnd installed: the newest channel-backup copy (src/backup/scb.ts); absent otherwise. */
-  lndBackup?: ScbStatus;
+  /** With lnd installed: the newest channel-backup copy (src/backup/scb.ts); null otherwise. */
+  lndBackup: ScbStatus | null;
 }
 
 /** lnd's channel.backup and the backup dir, as the generation's backup service names them. */
@@ -146,7 +146,7 @@ export function parseInspect(stdout: string): Map<string, Inspected> | undefined
 export async function nodeStatus(rootArg: string, adapter: SystemAdapter): Promise<StatusReport> {
   const root = resolve(rootArg);
   const id = currentId(root);
-  if (id === undefined) return { ok: false, generation: null, apps: [], down: [] };
+  if (id === undefined) return { ok: false, generation: null, apps: [], down: [], lndBackup: null };
   const meta: GenMeta | undefined = readMeta(root, id);
   const marker = readMarker(root);
   const ota: NonNullable<StatusReport["generation"]>["ota"] =
@@ -223,7 +223,7 @@ export async function nodeStatus(rootArg: string, adapter: SystemAdapter): Promi
     generation: { id, state: meta?.state ?? "unknown", time: meta?.time ?? null, manifestHash: meta?.manifestHash ?? null, note: meta?.note ?? null, ota },
     apps,
     down,
-    ...((b) => (b ? { lndBackup: b } : {}))(lndBackupStatus(root, id)),
+    lndBackup: lndBackupStatus(root, id) ?? null,
   };
 }
 

@@ -29,7 +29,8 @@ export interface ConnectReport {
   lan: { host: string; ports: { container: string; host: number; port: number; protocol: string }[] };
   onion: { name: string; container: string; address: string | null; port: number; hostnameFile: string }[];
   electrum: string[];
-  bitcoinRpc: { user: string; host: string; port: number; url: string; password?: string; reachable: string } | null;
+  /** password: null unless --show-secrets (and known on this node). */
+  bitcoinRpc: { user: string; host: string; port: number; url: string; password: string | null; reachable: string } | null;
   lndconnect: { via: string; api: "rest" | "grpc"; uri: string; macaroon: boolean }[];
   /** Missing pieces, each with what to do. */
   missing: string[];
@@ -108,6 +109,7 @@ export function connectReport(i: ConnectInput): ConnectReport {
         host,
         port,
         url: `http://${host}:${port}/`,
+        password: null,
         reachable: published ? "from the LAN" : `on the archy network only (${main.name}:8332; the port is not published on the host)`,
       };
       if (extra && !extra.secret) {

@@ -66,8 +66,8 @@ export interface ExplainReport {
     stopsWith: string[];
   };
   notRestartedBy: string[];
-  /** Only for an app with `onion` entries: whether tor is selected (else they are inert) and what they become. */
-  onion?: { active: boolean; note: string; services: { container: string; name: string; port: number; virtualPort: number; hiddenServiceDir: string | null }[] };
+  /** For an app with `onion` entries (else null): whether tor is selected (else they are inert) and what they become. */
+  onion: { active: boolean; note: string; services: { container: string; name: string; port: number; virtualPort: number; hiddenServiceDir: string | null }[] } | null;
 }
 
 /** One app's containers, by name. */
@@ -156,7 +156,7 @@ export function explainReport(appId: string, g: Graph, files: OutputFile[], conf
 
 function onionView(g: Graph, appId: string): Pick<ExplainReport, "onion"> {
   const entries = appContainers(g, appId).flatMap((n) => (n.spec.onion ?? []).map((o) => ({ n, o })));
-  if (entries.length === 0) return {};
+  if (entries.length === 0) return { onion: null };
   const tor = torNode(g);
   const dataDir = tor?.spec.volumes?.find((v) => v.source === "data")?.target;
   const note = tor

@@ -112,3 +112,14 @@ describe("connect text, QR codes and missing pieces", () => {
     expect(r.stderr).toContain('no app "nope"');
   });
 });
+
+describe("docs/json.md", () => {
+  it("documents every field of connect --json", async () => {
+    const doc = readFileSync(join(REPO, "docs/json.md"), "utf8").split(/^## /m).find((s) => s.startsWith("`connect"))!;
+    expect(doc).toBeDefined();
+    const j = JSON.parse((await connect("lnd", "--json", "--show-secrets")).stdout);
+    const rpc = JSON.parse((await connect("bitcoin-knots", "--rpc-user", "electrumx", "--json")).stdout);
+    const keys = (o: unknown): string[] => (Array.isArray(o) ? o.flatMap(keys) : o && typeof o === "object" ? Object.entries(o).flatMap(([k, v]) => [k, ...keys(v)]) : []);
+    for (const k of new Set([...keys(j), ...keys(rpc)])) expect(doc.includes(`\`${k}\``) || doc.includes(`"${k}"`), k).toBe(true);
+  });
+});

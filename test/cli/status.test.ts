@@ -94,7 +94,7 @@ describe("status", () => {
     expect(r.stdout).toBe("no generation installed (run archy-quadlet apply)\n");
     expect(adapter.calls).toEqual([]);
     const j = await capture(() => statusCmd({ root, json: true }, adapter));
-    expect(JSON.parse(j.stdout)).toEqual({ ok: false, generation: null, apps: [], down: [] });
+    expect(JSON.parse(j.stdout)).toEqual({ ok: false, generation: null, apps: [], down: [], lndBackup: null });
   });
 
   it("systemd unreachable: every container is reported down with the reason", async () => {

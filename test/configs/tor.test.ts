@@ -264,9 +264,9 @@ describe("explain", () => {
     expect(on.stdout).toContain("Onion services");
     expect(on.stdout).toContain("electrum: electrumx:50001 → <onion>:50001 (HiddenServiceDir /data/electrumx-electrum)");
     expect(on.stdout).toContain("tor restarts only when the set of onion services changes");
-    // Apps without onion entries have no onion field (and their goldens do not change).
+    // Apps without onion entries: onion is null.
     const none = await cli(["explain", "bitcoin-knots", "--manifests", MANIFESTS, "--select", sel(["bitcoin-knots"]), "--json", "--quadlet", "/nonexistent"]);
-    expect(JSON.parse(none.stdout).onion).toBeUndefined();
+    expect(JSON.parse(none.stdout).onion).toBeNull();
   });
 });
 
@@ -334,7 +334,7 @@ describe("through the storage mapping", () => {
     expect(hidden.stdout).not.toContain(pw);
     const foreign = await cli(["connect", "bitcoin-knots", "--manifests", MANIFESTS, "--select", s, "--rpc-user", "dashboard", "--json", "--show-secrets", "--host", "node.lan"]);
     const j = JSON.parse(foreign.stdout);
-    expect(j.bitcoinRpc.password).toBeUndefined();
+    expect(j.bitcoinRpc.password).toBeNull();
     expect(j.missing.join("\n")).toContain('"dashboard" is an rpcauth entry');
   });
 });
