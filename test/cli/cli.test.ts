@@ -59,7 +59,7 @@ describe("completion bash", () => {
 
   it("completes commands, nested subcommands and options", () => {
     expect(complete(script, ["archy-quadlet", ""])).toEqual(
-      ["apply", "backup", "check", "completion", "connect", "diff", "explain", "generate", "generations", "graph", "help", "ota", "podman", "reconcile", "rollback", "schema", "status", "validate"].sort(),
+      ["adopt", "apply", "backup", "check", "completion", "connect", "diff", "explain", "generate", "generations", "graph", "help", "ota", "podman", "reconcile", "rollback", "schema", "settings", "status", "validate"].sort(),
     );
     expect(complete(script, ["archy-quadlet", "ota", ""])).toEqual(["help", "prepare", "verify"]);
     expect(complete(script, ["archy-quadlet", "podman", "h"])).toEqual(["heal", "help"]);

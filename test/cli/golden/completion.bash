@@ -4,7 +4,7 @@
 
 _archy_quadlet_commands() {
   case "$1" in
-    "") echo "generate validate check diff apply rollback generations reconcile ota podman connect backup schema explain graph status completion help" ;;
+    "") echo "generate validate check diff apply rollback generations reconcile ota podman adopt connect backup schema settings explain graph status completion help" ;;
     "generate") echo "" ;;
     "validate") echo "" ;;
     "check") echo "" ;;
@@ -18,11 +18,13 @@ _archy_quadlet_commands() {
     "ota verify") echo "" ;;
     "podman") echo "heal help" ;;
     "podman heal") echo "" ;;
+    "adopt") echo "" ;;
     "connect") echo "" ;;
     "backup") echo "lnd-scb status help" ;;
     "backup lnd-scb") echo "" ;;
     "backup status") echo "" ;;
     "schema") echo "" ;;
+    "settings") echo "" ;;
     "explain") echo "" ;;
     "graph") echo "" ;;
     "status") echo "" ;;
@@ -46,11 +48,13 @@ _archy_quadlet_options() {
     "ota verify") echo "--root --lock-timeout --quadlet --json --config --window --help -h" ;;
     "podman") echo "--help -h" ;;
     "podman heal") echo "--root --lock-timeout --quadlet --json --podman-version --help -h" ;;
+    "adopt") echo "--select --manifests --root --secrets --bitcoin-conf --lnd-conf --write --json --help -h" ;;
     "connect") echo "--manifests --select --podman-version --secrets --root --host --rpc-user --show-secrets --qr --json --help -h" ;;
     "backup") echo "--help -h" ;;
     "backup lnd-scb") echo "--source --dest --keep --json --help -h" ;;
     "backup status") echo "--source --dest --json --help -h" ;;
-    "schema") echo "--help -h" ;;
+    "schema") echo "--selection --manifests --help -h" ;;
+    "settings") echo "--manifests --select --podman-version --secrets --json --help -h" ;;
     "explain") echo "--manifests --select --podman-version --secrets --quadlet --json --help -h" ;;
     "graph") echo "--manifests --select --podman-version --secrets --format --help -h" ;;
     "status") echo "--root --json --help -h" ;;
@@ -74,11 +78,13 @@ _archy_quadlet_valued() {
     "ota verify") echo "--root --lock-timeout --quadlet --config --window" ;;
     "podman") echo "" ;;
     "podman heal") echo "--root --lock-timeout --quadlet --podman-version" ;;
+    "adopt") echo "--select --manifests --root --secrets --bitcoin-conf --lnd-conf" ;;
     "connect") echo "--manifests --select --podman-version --secrets --root --host --rpc-user" ;;
     "backup") echo "" ;;
     "backup lnd-scb") echo "--source --dest --keep" ;;
     "backup status") echo "--source --dest" ;;
-    "schema") echo "" ;;
+    "schema") echo "--manifests" ;;
+    "settings") echo "--manifests --select --podman-version --secrets" ;;
     "explain") echo "--manifests --select --podman-version --secrets --quadlet" ;;
     "graph") echo "--manifests --select --podman-version --secrets --format" ;;
     "status") echo "--root" ;;
@@ -102,11 +108,13 @@ _archy_quadlet_arg() {
     "ota verify") echo "" ;;
     "podman") echo "" ;;
     "podman heal") echo "" ;;
+    "adopt") echo "" ;;
     "connect") echo "@app" ;;
     "backup") echo "" ;;
     "backup lnd-scb") echo "" ;;
     "backup status") echo "" ;;
     "schema") echo "" ;;
+    "settings") echo "" ;;
     "explain") echo "@app" ;;
     "graph") echo "" ;;
     "status") echo "" ;;
@@ -166,6 +174,12 @@ _archy_quadlet_value() {
     "podman heal|--lock-timeout") echo "" ;;
     "podman heal|--quadlet") echo "@file" ;;
     "podman heal|--podman-version") echo "" ;;
+    "adopt|--select") echo "@file" ;;
+    "adopt|--manifests") echo "@dir" ;;
+    "adopt|--root") echo "@dir" ;;
+    "adopt|--secrets") echo "@dir" ;;
+    "adopt|--bitcoin-conf") echo "@file" ;;
+    "adopt|--lnd-conf") echo "@file" ;;
     "connect|--manifests") echo "@dir" ;;
     "connect|--select") echo "@file" ;;
     "connect|--podman-version") echo "" ;;
@@ -178,6 +192,11 @@ _archy_quadlet_value() {
     "backup lnd-scb|--keep") echo "" ;;
     "backup status|--source") echo "@file" ;;
     "backup status|--dest") echo "@dir" ;;
+    "schema|--manifests") echo "@dir" ;;
+    "settings|--manifests") echo "@dir" ;;
+    "settings|--select") echo "@file" ;;
+    "settings|--podman-version") echo "" ;;
+    "settings|--secrets") echo "@dir" ;;
     "explain|--manifests") echo "@dir" ;;
     "explain|--select") echo "@file" ;;
     "explain|--podman-version") echo "" ;;
