@@ -12,6 +12,7 @@ import { argvGroups, execArgv } from "../unit/exec.js";
 import { quadletBin, quadletDryRun } from "../unit/quadlet.js";
 import { unitValues } from "../unit/unitfile.js";
 import { compileOrExit, type CommonOpts } from "./compile-cmds.js";
+import { findDropIns } from "../settings/dropins.js";
 import { err, out } from "./io.js";
 
 export type { ExplainReport } from "../plan/explain.js";
@@ -29,7 +30,8 @@ export async function explainCmd(appId: string, o: ExplainOpts, adapter: SystemA
   }
   // Only this app's units (and the network they join): another app's problem is not this one's.
   const q = await dryRun(explainUnits(g, appId, r.files), quadletBin(o.quadlet), adapter, r.secrets.values());
-  const report = explainReport(appId, g, r.files, r.derived!.containers, q);
+  // Hand-written drop-ins on this machine (the node, when run there) next to the generated units.
+  const report = explainReport(appId, g, r.files, r.derived!.containers, q, findDropIns("/", g.containers.filter((c) => c.app.id === appId).map((c) => c.name)));
   if (report.quadlet.status !== "ok") err(`warning: ${report.quadlet.message}`);
   if (o.json) out(JSON.stringify(report, null, 2));
   else out(formatExplain(report));
@@ -104,6 +106,8 @@ export function formatExplain(r: ExplainReport): string {
     }
     if (c.argv) o.push(`    podman run (from quadlet -dryrun; options sorted):`, `      ${formatArgv(c.argv, c.image, "      ")}`);
     else o.push(`    podman run: unavailable (${r.quadlet.status === "missing" ? "quadlet not found" : "quadlet failed"})`);
+    for (const v of c.overrides) o.push(`    ${v.field} ${v.value} (override, ${v.from})`);
+    for (const d of c.dropIns) o.push(`    WARNING: hand-written drop-in ${d} changes this unit outside archy-quadlet (move it into the selection's overrides)`);
   }
 
   o.push("", "Dependencies");

@@ -2,6 +2,7 @@
 // current generation. Read-only: one `systemctl show` and one
 // `podman container inspect` for all units, both through the command adapter.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { findDropIns } from "../settings/dropins.js";
 import { join, relative, resolve } from "node:path";
 import { defaultAdapter, type SystemAdapter } from "../apply/adapter.js";
 import { currentId, genDir, readMeta, type GenMeta } from "../apply/state.js";
@@ -33,6 +34,8 @@ export interface ContainerStatus {
   health: Health;
   status: Verdict;
   problems: string[];
+  /** Hand-written drop-ins that change this generated unit or its service (src/settings/dropins.ts). */
+  dropIns: string[];
 }
 
 export interface StatusReport {
@@ -157,6 +160,7 @@ export async function nodeStatus(rootArg: string, adapter: SystemAdapter): Promi
         : null;
   const units = generationUnits(root, id);
   const services = units.map((u) => `${u.name}.service`);
+  const dropIns = findDropIns(root, units.map((u) => u.name));
 
   let show = new Map<string, Record<string, string>>();
   let showError: string | undefined;
@@ -203,7 +207,7 @@ export async function nodeStatus(rootArg: string, adapter: SystemAdapter): Promi
     }
     const down = problems.length > 0 || activeState !== "active";
     const status: Verdict = down ? "down" : health === "starting" ? "starting" : "ok";
-    return { app: u.app, version: u.version, manifest: u.manifest, name: u.name, service, unit, unitPresent, loadState, activeState, subState, restarts: nr, container, health, status, problems };
+    return { app: u.app, version: u.version, manifest: u.manifest, name: u.name, service, unit, unitPresent, loadState, activeState, subState, restarts: nr, container, health, status, problems, dropIns: dropIns.get(u.name) ?? [] };
   });
 
   const byApp = new Map<string, typeof containers>();
@@ -257,6 +261,7 @@ export function formatStatus(r: StatusReport): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   o.push("", ...rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()));
   const all = r.apps.flatMap((a) => a.containers);
+  for (const c of all) for (const d of c.dropIns) o.push(`WARNING: hand-written drop-in ${d} changes ${c.name} outside archy-quadlet (move it into the selection's overrides)`);
   o.push("");
   if (all.length === 0) o.push("the current generation has no containers");
   else if (r.down.length === 0) o.push(`all ${all.length} containers up${all.some((c) => c.status === "starting") ? " (some still starting)" : ""}`);

@@ -41,6 +41,10 @@ export interface ExplainedContainer {
   files: { path: string; kind: string; mount: string | null; envFile: boolean; secret: boolean; inputs: string[] }[];
   dependsOn: { container: string; condition: string; optional: boolean; via: string }[];
   restartOn: RestartTrigger[];
+  /** Values the selection's `overrides` set (field, value, selection file:line:col). */
+  overrides: { field: string; value: string; from: string }[];
+  /** Hand-written drop-ins on the node that change this unit or its service invisibly (src/settings/dropins.ts). */
+  dropIns: string[];
 }
 
 export interface ExplainedDependency {
@@ -91,7 +95,7 @@ const dependency = (e: AppEdge): ExplainedDependency => ({
 });
 
 /** The report for an app of the graph (the caller checked it is there). */
-export function explainReport(appId: string, g: Graph, files: OutputFile[], configs: ReadonlyMap<string, ContainerConfigs>, q: QuadletView): ExplainReport {
+export function explainReport(appId: string, g: Graph, files: OutputFile[], configs: ReadonlyMap<string, ContainerConfigs>, q: QuadletView, dropIns: ReadonlyMap<string, string[]> = new Map()): ExplainReport {
   const loaded = g.apps.find((a) => a.app.id === appId)!;
   const app = loaded.app;
   const fileByPath = new Map(files.map((f) => [f.path, f]));
@@ -141,6 +145,12 @@ export function explainReport(appId: string, g: Graph, files: OutputFile[], conf
       files: cfgFiles,
       dependsOn: [...n.deps].sort((a, b) => cmp(a.to, b.to)).map((d) => ({ container: d.to, condition: d.dep.condition, optional: d.dep.optional, via: d.via })),
       restartOn: restartTriggers(n, cfgFiles, build),
+      overrides: [...(g.overrides?.get(n.name) ?? [])].map(([field, o]) => ({
+        field,
+        value: String(field.startsWith("environment.") ? n.spec.environment?.[field.slice("environment.".length)] : n.spec[field as "memory" | "pids_limit" | "stop_timeout" | "start_timeout"]),
+        from: o.line !== undefined ? `${o.file}:${o.line}:${o.col ?? 1}` : o.file,
+      })),
+      dropIns: dropIns.get(n.name) ?? [],
     };
   });
 
