@@ -295,9 +295,7 @@ describe("with a real secrets store", () => {
     const values = readdirSync(store).map((n) => stored(n));
     for (const [path, f] of tree) {
       if (f.mode === 0o600 && !path.startsWith(UNIT_DIR)) continue;
-      // The one exception (docs/tor.md): bitcoind reads bitcoin.conf as its own user (uid 101),
-      // so its torpassword= (the tor control password) sits in a 0644 file; nothing else may.
-      const s = f.content.toString("utf8").replace(/^torpassword=.*$/m, (l) => (/bitcoin\.conf$/.test(path) ? "" : l));
+      const s = f.content.toString("utf8");
       expect(values.filter((v) => s.includes(v)), path).toEqual([]);
     }
   });

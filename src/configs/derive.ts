@@ -253,7 +253,7 @@ function makeConfig(entry: ConfigEntry, n: ContainerNode, ctx: Ctx, where: { fil
     // bitcoind drops to its own user and must read the file: it stays 0644 with the
     // control password in it (the control port is reachable on the archy network only).
     const tor = torFor(n, ctx, diags);
-    if (tor) section.push(...bitcoinTorLines(tor.ip, tor.password));
+    if (tor) section.push(...bitcoinTorLines());
     const { settings, options } = configSettings(ctx.g.settings ?? new Map(), n.app.id, "bitcoin.conf");
     if (!checkPruneTxindex(ctx.g, n.app.id, diags)) return undefined;
     return {

@@ -107,15 +107,16 @@ export function torrcContent(g: Graph, tor: ContainerNode, ips: Map<string, stri
   });
 }
 
-/** Lines for bitcoin.conf's network section when bitcoind uses Tor. */
-export function bitcoinTorLines(ownIp: string, password: string): string[] {
-  return [
-    `bind=${ownIp}:${BITCOIN_ONION_PORT}=onion`,
-    `proxy=${TOR_IP}:${SOCKS_PORT}`,
-    "listenonion=1",
-    `torcontrol=${TOR_IP}:${CONTROL_PORT}`,
-    `torpassword=${password}`,
-  ];
+/**
+ * Lines for bitcoin.conf's network section when bitcoind uses Tor: outbound
+ * through tor's SOCKS port only. bitcoind does not create its own onion
+ * service, because that needs the control password (`torpassword=`) in
+ * bitcoin.conf, and bitcoin.conf must stay 0644 (bitcoind reads it as its own
+ * uid after the image drops privileges): no secret goes into a world-readable
+ * file. `listenonion=0` keeps bitcoind from trying the control port.
+ */
+export function bitcoinTorLines(): string[] {
+  return [`proxy=${TOR_IP}:${SOCKS_PORT}`, "listenonion=0"];
 }
 
 /** lnd.conf's [tor] section when lnd uses Tor. */

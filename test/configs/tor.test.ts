@@ -148,9 +148,12 @@ describe("bitcoind and lnd over Tor", () => {
     const knots = /^IP=(.*)$/m.exec(files.get(`${UNIT_DIR}/bitcoin-knots.container`)!)![1];
     const lndIp = /^IP=(.*)$/m.exec(files.get(`${UNIT_DIR}/lnd.container`)!)![1];
     const conf = get("etc/archy/bitcoin-knots/bitcoin.conf")!.split("\n");
-    for (const l of [`bind=${knots}:8334=onion`, `proxy=${TOR_IP}:9050`, "listenonion=1", `torcontrol=${TOR_IP}:9051`, `torpassword=${pw}`]) expect(conf).toContain(l);
+    for (const l of [`proxy=${TOR_IP}:9050`, "listenonion=0"]) expect(conf).toContain(l);
+    // No control password in the world-readable bitcoin.conf (bitcoind creates no onion of its own).
+    expect(conf.join("\n")).not.toMatch(/torpassword|torcontrol/);
+    expect(conf.join("\n")).not.toContain(pw);
     // In the network section, after [main].
-    expect(conf.indexOf("listenonion=1")).toBeGreaterThan(conf.indexOf("[main]"));
+    expect(conf.indexOf("listenonion=0")).toBeGreaterThan(conf.indexOf("[main]"));
     const lnd = get("etc/archy/lnd/lnd.conf")!.split("\n");
     // lnd resolves names through Tor once tor.active: bitcoind by its stable address.
     expect(lnd).toContain(`bitcoind.rpchost=${knots}:8332`);
@@ -162,7 +165,7 @@ describe("bitcoind and lnd over Tor", () => {
   it("a selection setting keeps an app off Tor", () => {
     const { get } = build(NODE, "settings:\n  tor: { lnd: false }\n");
     expect(get("etc/archy/lnd/lnd.conf")).not.toContain("[tor]");
-    expect(get("etc/archy/bitcoin-knots/bitcoin.conf")).toContain("listenonion=1");
+    expect(get("etc/archy/bitcoin-knots/bitcoin.conf")).toContain("listenonion=0");
     const off = build(NODE, "settings:\n  tor: { bitcoin-knots: false }\n");
     expect(off.get("etc/archy/bitcoin-knots/bitcoin.conf")).not.toContain("listenonion");
   });
