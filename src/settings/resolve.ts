@@ -156,7 +156,8 @@ export function resolveSettings(g: Graph, all: LoadedApp[], select: string | und
     for (const { id, key: depKey, dep } of g.appDeps.get(a.app.id) ?? []) {
       for (const [key, want] of Object.entries(dep.requires_settings ?? {}).sort((x, y) => cmp(x[0], y[0]))) {
         const rpath = `dependencies.${depKey}.requires_settings.${key}`;
-        const rpos = a.locate?.(rpath, "value");
+        // Positions re-parse the manifest (read.ts locateLater): only when one is shown.
+        const rpos = () => a.locate?.(rpath, "value");
         const s = settings.get(id)?.get(key);
         if (!s) {
           diags.push({ file: a.file, path: rpath, message: `"${id}" (the "${depKey}" this app depends on) has no setting "${key}"` });
@@ -168,15 +169,15 @@ export function resolveSettings(g: Graph, all: LoadedApp[], select: string | und
           continue;
         }
         if (s.value === want) continue;
-        const requirement = `${a.app.id} (${at(a.file, rpos)} requires ${depKey} ${key}: ${show(want)})`;
+        const requirement = () => `${a.app.id} (${at(a.file, rpos())} requires ${depKey} ${key}: ${show(want)})`;
         if (s.origin.kind === "selection") {
           const path = `app_settings.${s.origin.key}.${key}`;
-          diags.push({ file: s.origin.file, ...(s.origin.line !== undefined ? { line: s.origin.line, col: s.origin.col } : {}), path, message: `${show(s.value)} conflicts with ${requirement}` });
+          diags.push({ file: s.origin.file, ...(s.origin.line !== undefined ? { line: s.origin.line, col: s.origin.col } : {}), path, message: `${show(s.value)} conflicts with ${requirement()}` });
         } else if (s.origin.kind === "required") {
           diags.push({ file: a.file, path: rpath, message: `${show(want)} conflicts with ${s.origin.by} (${at(s.origin.file, s.origin.line !== undefined ? { line: s.origin.line, col: s.origin.col! } : undefined)} requires ${key}: ${show(s.value)})` });
         } else {
           s.value = want;
-          s.origin = { kind: "required", by: a.app.id, file: a.file, ...rpos };
+          s.origin = { kind: "required", by: a.app.id, file: a.file, ...rpos() };
         }
       }
     }

@@ -52,7 +52,7 @@ describe("values in the selection", () => {
     ["a wrong type", 'bitcoin: { txindex: "yes" }', 'node.yaml:3:23: error: app_settings.bitcoin.txindex: expected boolean, got string'],
     ["a string past its pattern", 'lnd: { color: "red" }', 'node.yaml:3:17: error: app_settings.lnd.color: "red" does not match #[0-9a-fA-F]{6}'],
     ["a string past max_length", `lnd: { alias: "${"x".repeat(33)}" }`, "node.yaml:3:17: error: app_settings.lnd.alias: must be at most 32 characters"],
-    ["an unknown key", "bitcoin-knots: { dbcash: 1 }", 'node.yaml:3:20: error: app_settings.bitcoin-knots.dbcash: "bitcoin-knots" has no setting "dbcash"; its settings: blocksonly, datacarrier, datacarriersize, dbcache, listen, maxconnections, maxmempool, permitbaremultisig, prune, rejectparasites, rejecttokens, rpc_port, txindex'],
+    ["an unknown key", "bitcoin-knots: { dbcash: 1 }", 'node.yaml:3:20: error: app_settings.bitcoin-knots.dbcash: "bitcoin-knots" has no setting "dbcash"; its settings: blockfilterindex, blocksonly, coinstatsindex, datacarrier, datacarriersize, dbcache, listen, maxconnections, maxmempool, maxuploadtarget, mempoolexpiry, peerblockfilters, permitbaremultisig, prune, rejectparasites, rejecttokens, rpc_port, txindex'],
     ["an unknown app", "ghost: { x: 1 }", 'node.yaml:3:3: error: app_settings.ghost: no app or role "ghost" exists'],
     ["an app not selected", "electrs: { x: 1 }", 'node.yaml:3:3: error: app_settings.electrs: "electrs" is not in this selection (add it to `apps`, or remove its settings)'],
   ])("refuse %s at the selection's line and column", (_, line, want) => {
