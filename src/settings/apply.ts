@@ -6,7 +6,7 @@ import type { Graph } from "../graph/graph.js";
 import type { Locate } from "../manifest/read.js";
 import type { Override } from "../manifest/schema.js";
 import { cmp, type Diagnostic } from "../manifest/diagnostics.js";
-import { formatValue, type Settings } from "./resolve.js";
+import { formatValue, show, type Settings } from "./resolve.js";
 
 /** Where an overridden value comes from: selection file and position. */
 export interface OverrideOrigin {
@@ -29,7 +29,12 @@ export function applySettings(g: Graph, settings: Settings, select: string | und
       if (to.config !== undefined || r.origin.kind === "default" || !(to.containers ?? [n.key]).includes(n.key)) continue;
       const v = formatValue(r.value, "env");
       if (to.env !== undefined) env[to.env] = v;
-      else if (to.arg !== undefined) args.push(to.arg.split("{value}").join(v));
+      else if (to.arg !== undefined) {
+        const word = to.arg.split("{value}").join(v);
+        // The same rule as a manifest's command (schema.ts execWord): quadlet and systemd could not pass these.
+        if (word === "" || word === ";") diags.push({ file: n.file, path: `settings.${r.key}.to.arg`, message: `${show(r.value)} makes the argument ${JSON.stringify(word)}, which cannot be passed through quadlet's Exec=` });
+        else args.push(word);
+      }
     }
     if (Object.keys(env).length === 0 && args.length === 0) continue;
     n.spec = {

@@ -142,6 +142,45 @@ describe("rules across apps (requires_settings)", () => {
   });
 });
 
+describe("env and arg settings", () => {
+  it("an env setting replaces the manifest's value only when set", () => {
+    const base = run("apps: [bitcoin-knots, electrumx]\n");
+    expect(content(base, "etc/containers/systemd/archy/electrumx.container")).toContain("Environment=CACHE_MB=1000\n");
+    const r = run("apps: [bitcoin-knots, electrumx]\napp_settings:\n  electrum: { cache_mb: 2000 }\n");
+    expect(r.text).toEqual([]);
+    expect(content(r, "etc/containers/systemd/archy/electrumx.container")).toContain("Environment=CACHE_MB=2000\n");
+  });
+
+  it("an arg setting is appended to the named container's command, through the unit model's quoting", () => {
+    const dir = tempDir("archy-settings-arg-");
+    const m = join(dir, "manifests");
+    mkdirSync(m);
+    writeFileSync(
+      join(m, "echo.yaml"),
+      `id: echo
+name: Echo
+version: "1.0"
+kind: service
+description: Test app.
+settings:
+  greeting: { type: string, max_length: 40, default: hi, description: What it says, to: { arg: "--greeting={value}" } }
+  loud: { type: boolean, default: false, description: Shout, to: { env: LOUD, containers: [echo] } }
+containers:
+  echo:
+    image: docker.io/library/busybox:1.36
+    command: ["echo"]
+`,
+    );
+    const base = run("apps: [echo]\n", m);
+    expect(content(base, "etc/containers/systemd/archy/echo.container")).toMatch(/^Exec=echo$/m);
+    const r = run('apps: [echo]\napp_settings:\n  echo: { greeting: "a b %h $x", loud: true }\n', m);
+    expect(r.text).toEqual([]);
+    const unit = content(r, "etc/containers/systemd/archy/echo.container");
+    expect(unit).toMatch(/^Exec=echo "--greeting=a b %%h \$\$x"$/m);
+    expect(unit).toContain("Environment=LOUD=true\n");
+  });
+});
+
 describe("local overrides", () => {
   it("apply a validated subset of container fields, by app and container", () => {
     const r = run("apps: [bitcoin-knots, electrumx]\noverrides:\n  bitcoin-knots:\n    bitcoin-knots: { memory: 8g, pids_limit: 4096, stop_timeout: 900, start_timeout: 9000, environment: { EXTRA: x } }\n");
