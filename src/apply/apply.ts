@@ -67,7 +67,7 @@ async function compileFor(inputs: Inputs, podman: Version | undefined) {
   const secrets = new SecretStore(inputs.secrets);
   const r = compile({ manifests: inputs.manifests, select: inputs.select, podman, secrets });
   if (r.diagnostics.length > 0) throw new UserError(r.diagnostics);
-  return { files: r.files, secrets };
+  return { files: r.files, secrets, graph: r.graph };
 }
 
 async function withLock<T>(env: Env, fn: () => Promise<T>): Promise<T> {
@@ -203,10 +203,10 @@ async function activate(env: Env, plan: Plan, id: number, next: Tree): Promise<{
   return execute(env, plan, next);
 }
 
-export async function apply(env: Env, inputs: Inputs, opts: { dryRun?: boolean; podman?: Version; notRolledBack?: boolean } = {}): Promise<ApplyResult> {
+export async function apply(env: Env, inputs: Inputs, opts: { dryRun?: boolean; podman?: Version; notRolledBack?: boolean; replaceForeign?: string[] } = {}): Promise<ApplyResult> {
   checkRoot(env.root);
   inputs = { ...inputs, manifests: resolve(inputs.manifests), select: inputs.select && resolve(inputs.select), secrets: resolve(inputs.secrets) };
-  const { files, secrets } = await compileFor(inputs, opts.podman);
+  const { files, secrets, graph } = await compileFor(inputs, opts.podman);
   refuseShadowing(env.root, files);
   const next = toTree(files);
 
@@ -269,6 +269,11 @@ export async function apply(env: Env, inputs: Inputs, opts: { dryRun?: boolean; 
         await preflight(env, genDir(env.root, id), next);
         // Before the switch, so a link that cannot be made leaves no never-activated generation behind.
         ensureStableLinks(env.root);
+        // An adopted node's data must be there, no foreign container is replaced unseen, and the old
+        // system's units stop before ours start (docs/adopt.md).
+        const { adoptPreflight, takeOver } = await import("../adopt/preflight.js");
+        await adoptPreflight(env, graph, new Set([...next.keys()].filter((p) => !base.tree.has(p)).map((p) => serviceOf(p) ?? "")), opts.replaceForeign);
+        await takeOver(env, graph?.selection, id);
       } catch (e) {
         rmSync(genDir(env.root, id), { recursive: true, force: true });
         throw e;
@@ -327,6 +332,8 @@ export async function rollback(env: Env, to?: number, opts: { markFailed?: strin
       else if (m) writeMeta(env.root, { ...m, note: `rolled back to ${target}` });
     }
     const failures = await activate(env, plan, target, next);
+    const back = await (await import("../adopt/preflight.js")).giveBack(env, target);
+    if (back) failures.push({ unit: "takeover", error: back });
     return { noop: false, plan, generation: target, failures };
   });
 }

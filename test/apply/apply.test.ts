@@ -17,6 +17,8 @@ afterEach(cleanup);
 const UNITS = "etc/containers/systemd/archy";
 
 const FIRST_START = [
+  // Units started for the first time: is a container archy-quadlet did not create holding their names? (src/adopt/preflight.ts)
+  "podman ps -a --format json",
   "systemctl daemon-reload",
   "systemctl start archy-quadlet-reconcile.path",
   "systemctl start archy-quadlet-reconcile.timer",
@@ -142,7 +144,7 @@ describe("apply", () => {
     cpSync(join(FIXTURES, "extra/extra.yaml"), join(ws.manifests, "extra.yaml"));
     const env = testEnv(ws);
     await apply(env, inputs(ws));
-    expect(show(env.adapter.calls)).toEqual(["systemctl daemon-reload", "systemctl restart btc.service", "systemctl start extra.service"]);
+    expect(show(env.adapter.calls)).toEqual(["podman ps -a --format json", "systemctl daemon-reload", "systemctl restart btc.service", "systemctl start extra.service"]);
     expect(activeView(ws.root).get("etc/archy/extra/lnd.conf")!.mode).toBe(0o600);
   });
 

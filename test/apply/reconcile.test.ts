@@ -38,7 +38,7 @@ describe("reconcile", () => {
     const r = await runCli(["reconcile", "--root", ws.root], { log: ws.log });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("drift found: applying");
-    expect(show(logged(ws.log))).toEqual(["systemctl daemon-reload", "systemctl start web-worker.service"]);
+    expect(show(logged(ws.log))).toEqual(["podman ps -a --format json", "systemctl daemon-reload", "systemctl start web-worker.service"]);
     const view = activeView(ws.root);
     expect(view.has(`${UNITS}/web-worker.container`)).toBe(true);
     expect(view.has("etc/archy/btc/stray.conf")).toBe(false);

@@ -39,7 +39,7 @@ _archy_quadlet_options() {
     "validate") echo "--manifests --select --podman-version --secrets --json --help -h" ;;
     "check") echo "--manifests --select --podman-version --secrets --out --json --help -h" ;;
     "diff") echo "--manifests --select --podman-version --secrets --against --json --color --no-color --help -h" ;;
-    "apply") echo "--manifests --select --podman-version --secrets --root --lock-timeout --quadlet --json --dry-run --keep --help -h" ;;
+    "apply") echo "--manifests --select --podman-version --secrets --root --lock-timeout --quadlet --json --dry-run --keep --replace-foreign --help -h" ;;
     "rollback") echo "--root --lock-timeout --quadlet --json --to --help -h" ;;
     "generations") echo "--root --lock-timeout --quadlet --json --help -h" ;;
     "reconcile") echo "--root --lock-timeout --quadlet --json --help -h" ;;
@@ -69,7 +69,7 @@ _archy_quadlet_valued() {
     "validate") echo "--manifests --select --podman-version --secrets" ;;
     "check") echo "--manifests --select --podman-version --secrets --out" ;;
     "diff") echo "--manifests --select --podman-version --secrets --against" ;;
-    "apply") echo "--manifests --select --podman-version --secrets --root --lock-timeout --quadlet --keep" ;;
+    "apply") echo "--manifests --select --podman-version --secrets --root --lock-timeout --quadlet --keep --replace-foreign" ;;
     "rollback") echo "--root --lock-timeout --quadlet --to" ;;
     "generations") echo "--root --lock-timeout --quadlet" ;;
     "reconcile") echo "--root --lock-timeout --quadlet" ;;
@@ -151,6 +151,7 @@ _archy_quadlet_value() {
     "apply|--lock-timeout") echo "" ;;
     "apply|--quadlet") echo "@file" ;;
     "apply|--keep") echo "" ;;
+    "apply|--replace-foreign") echo "" ;;
     "rollback|--root") echo "@dir" ;;
     "rollback|--lock-timeout") echo "" ;;
     "rollback|--quadlet") echo "@file" ;;
