@@ -3,10 +3,13 @@
 // (docs/adopt.md). Without `write` nothing is written; with it the selection file is
 // updated atomically (comments and order kept) and adopted passwords go into the
 // secrets store (0600). Data is never copied, moved, chowned or deleted.
-import { readFileSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseDocument, isMap, isSeq, type Document } from "yaml";
+import { tmpdir } from "node:os";
 import { compile } from "../plan/inputs.js";
+import { setAppSetting } from "../settings/edit.js";
+import type { SettingValue } from "../manifest/schema.js";
 import { ReviewSecrets, SecretStore } from "../configs/secrets.js";
 import { UserError, type Diagnostic } from "../manifest/diagnostics.js";
 import { Failure } from "../outcome.js";
@@ -39,7 +42,8 @@ export interface Ownership {
 
 export interface AdoptReport extends Omit<Proposal, "errors"> {
   ownership: Ownership[];
-  settings: { bitcoin_network?: Network; carried?: Record<string, Record<string, number | boolean>>; note?: string };
+  /** What the selection gets from the legacy configs: the network, and app_settings of the bitcoin provider. */
+  settings: { bitcoin_network?: Network; app_settings?: Record<string, Record<string, SettingValue>> };
   rpc_users: RpcUser[];
   not_carried: NotCarried[];
   /** adopted secrets (names only, never values) */
@@ -101,12 +105,13 @@ export async function adopt(adapter: SystemAdapter, o: AdoptOptions): Promise<Ad
   let network: Network | undefined;
   let rpcUsers: RpcUser[] = [];
   let passwords = new Map<string, string>();
-  const carried: Record<string, Record<string, number | boolean>> = {};
+  const carried: Record<string, Record<string, SettingValue>> = {};
   const bconf = o.bitcoinConf ?? (provider && p.storage[provider]?.data ? join(hostDir(provider, "data") ?? "/nonexistent", "bitcoin.conf") : undefined);
   if (bconf) {
     const bytes = readConf(bconf, o.bitcoinConf !== undefined, diags);
     const lines = bytes && readConfLines(bconf, bytes, diags);
-    const imp = lines && importBitcoinConf(bconf, lines, catalogUsers, diags);
+    const declared = (provider && g.apps.find((a) => a.app.id === provider)?.app.settings) || {};
+    const imp = lines && importBitcoinConf(bconf, lines, catalogUsers, declared, diags);
     if (imp) {
       network = imp.network;
       rpcUsers = imp.rpcUsers;
@@ -149,8 +154,21 @@ export async function adopt(adapter: SystemAdapter, o: AdoptOptions): Promise<Ad
   const existing = new Set((sel.rpc_users ?? []).map((u) => u.name));
   const newUsers = rpcUsers.filter((u) => !existing.has(u.name));
   if (newUsers.length) addRpcUsers(doc, newUsers);
-  const changed = Object.keys(p.storage).length > 0 || (network !== undefined && network !== sel.settings.bitcoin_network) || newUsers.length > 0;
-  const next = changed ? doc.toString({ flowCollectionPadding: false, lineWidth: 0 }) : text;
+  let next = doc.toString({ flowCollectionPadding: false, lineWidth: 0 });
+  // Typed settings through the node-settings edit (checked against the provider's declarations).
+  for (const [app, values] of Object.entries(carried)) {
+    for (const [name, value] of Object.entries(values)) {
+      if (sel.app_settings?.[app]?.[name] === value) continue;
+      const r = setAppSetting(next, app, name, value, g.apps);
+      if (r.ok) next = parseDocument(r.text).toString({ flowCollectionPadding: false, lineWidth: 0 });
+      else notes.push(`${name}=${String(value)} from the legacy bitcoin.conf not set: ${r.message}`);
+    }
+  }
+  const changed = Object.keys(p.storage).length > 0 || (network !== undefined && network !== sel.settings.bitcoin_network) || newUsers.length > 0 || next !== doc.toString({ flowCollectionPadding: false, lineWidth: 0 });
+  if (!changed) next = text;
+  // What apply would compile from it: any error (a carried prune=550 with an app that needs the
+  // whole chain, a port clash…) is reported against the selection now, and nothing is written.
+  if (changed) checkProposal(o, next);
   const diff = await unifiedDiff(o.select, text, next);
 
   const secretNames = [...passwords.keys()].map(rpcUserSecretName).concat(walletPassword ? [appSecretName("lnd", WALLET_SECRET)] : []);
@@ -172,7 +190,7 @@ export async function adopt(adapter: SystemAdapter, o: AdoptOptions): Promise<Ad
     ownership,
     settings: {
       ...(network ? { bitcoin_network: network } : {}),
-      ...(Object.keys(carried).length ? { carried, note: "typed settings read from bitcoin.conf; the selection does not take them yet (node-settings, issue 14): set them there once it lands" } : {}),
+      ...(Object.keys(carried).length ? { app_settings: carried } : {}),
     },
     rpc_users: rpcUsers,
     not_carried: notCarried,
@@ -181,6 +199,19 @@ export async function adopt(adapter: SystemAdapter, o: AdoptOptions): Promise<Ad
     diff,
     written: o.write && next !== text,
   };
+}
+
+/** Compile the proposed selection (review secrets, a private temp copy); diagnostics name the real file. */
+function checkProposal(o: AdoptOptions, text: string): void {
+  const dir = mkdtempSync(join(tmpdir(), "archy-adopt-"));
+  try {
+    const tmp = join(dir, "selection.yaml");
+    writeFileSync(tmp, text, { mode: 0o600 });
+    const r = compile({ manifests: o.manifests, select: tmp, secrets: new ReviewSecrets() });
+    if (r.diagnostics.length) throw new UserError(r.diagnostics.map((d) => (d.file === tmp ? { ...d, file: `${o.select} (as adopt would write it)` } : d)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function readContainers(adapter: SystemAdapter): Promise<Inspect[]> {

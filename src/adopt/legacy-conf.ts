@@ -3,6 +3,8 @@
 // these formats. A line reader rather than an INI parser, because every line is needed
 // with its number (not_carried names file:line) and bitcoin.conf repeats keys (rpcauth=).
 import { cmp, type Diagnostic } from "../manifest/diagnostics.js";
+import type { SettingDecl, SettingValue } from "../manifest/schema.js";
+import { checkValue } from "../settings/resolve.js";
 
 export interface ConfLine {
   line: number;
@@ -62,8 +64,8 @@ export interface RpcUser {
 
 export interface BitcoinImport {
   network: Network;
-  /** Typed values of the settings the node-settings issue defines for the bitcoin provider. */
-  settings: Record<string, number | boolean>;
+  /** Typed values of the settings the bitcoin provider declares (manifest `settings:`), by setting name. */
+  settings: Record<string, SettingValue>;
   rpcUsers: RpcUser[];
   /** rpcuser → its plaintext password: moved into the secrets store by `adopt --write`, never printed. */
   passwords: Map<string, string>;
@@ -72,15 +74,18 @@ export interface BitcoinImport {
 
 // bitcoind options that are repeatable; any other key twice in one section is ambiguous.
 const REPEATABLE = new Set(["rpcauth", "addnode", "connect", "seednode", "whitelist", "whitebind", "bind", "rpcbind", "rpcallowip", "externalip", "onlynet", "debug", "debugexclude", "deprecatedrpc", "rpcwhitelist", "loadwallet", "wallet", "includeconf", "uacomment"]);
-// Typed settings carried into the selection (node-settings issue): name → type.
-export const CARRIED_BITCOIN: Record<string, "int" | "bool"> = {
-  prune: "int", dbcache: "int", txindex: "bool", maxconnections: "int", maxmempool: "int", blockfilterindex: "bool", peerblockfilters: "bool", coinstatsindex: "bool", mempoolexpiry: "int", maxuploadtarget: "int",
+// bitcoind's defaults (Bitcoin Core / Knots 28-29, init.cpp) for options the catalog declares as settings.
+const BITCOIND_DEFAULTS: Record<string, SettingValue> = {
+  txindex: false, prune: 0, dbcache: 450, maxconnections: 125, maxmempool: 300, blocksonly: false, blockfilterindex: false, peerblockfilters: false, coinstatsindex: false, mempoolexpiry: 336, listen: true,
 };
 // What the generated bitcoin.conf decides itself.
 const GENERATED = new Set(["server", "rpcbind", "rpcallowip", "rpcport", "port", "bind", "zmqpubrawblock", "zmqpubrawtx", "zmqpubhashblock", "zmqpubhashtx", "zmqpubsequence", "datadir", "rpcwhitelist", "rpcwhitelistdefault", "whitebind", "proxy", "listenonion", "torcontrol", "torpassword", "printtoconsole"]);
 
 /** bitcoin.conf → network, typed settings, RPC users; everything else in notCarried, never dropped. */
-export function importBitcoinConf(file: string, lines: ConfLine[], catalogUsers: ReadonlySet<string>, diags: Diagnostic[]): BitcoinImport | undefined {
+export function importBitcoinConf(file: string, lines: ConfLine[], catalogUsers: ReadonlySet<string>, declared: Record<string, SettingDecl>, diags: Diagnostic[]): BitcoinImport | undefined {
+  // bitcoin.conf key → the provider's setting written as that key.
+  const byKey = new Map<string, [string, SettingDecl]>();
+  for (const [name, d] of Object.entries(declared)) if (d.to.config === "bitcoin.conf") byKey.set(d.to.option ?? name, [name, d]);
   const start = diags.length;
   const notCarried: NotCarried[] = [];
   const skip = (l: ConfLine, why: string) => notCarried.push({ file, line: l.line, key: l.section ? `[${l.section}] ${l.key}` : l.key, why });
@@ -106,7 +111,7 @@ export function importBitcoinConf(file: string, lines: ConfLine[], catalogUsers:
   }
   if (diags.length > start) return undefined;
   const active = SECTION_OF[network];
-  const settings: Record<string, number | boolean> = {};
+  const settings: Record<string, SettingValue> = {};
   const rpcUsers: RpcUser[] = [];
   const passwords = new Map<string, string>();
   let rpcuser: ConfLine | undefined;
@@ -121,15 +126,18 @@ export function importBitcoinConf(file: string, lines: ConfLine[], catalogUsers:
       skip(l, `for the ${l.section} network, not this node's (${network})`);
       continue;
     }
-    const type = CARRIED_BITCOIN[l.key];
-    if (type) {
-      const v = type === "bool" ? (l.value === "1" ? true : l.value === "0" ? false : undefined) : /^[0-9]{1,9}$/.test(l.value) ? Number(l.value) : undefined;
-      if (v === undefined) {
-        diags.push({ file, line: l.line, col: 1, message: `${l.key}=${l.value}: expected ${type === "bool" ? "0 or 1" : "a whole number"}` });
+    const decl = byKey.get(l.key);
+    if (decl) {
+      const [name, d] = decl;
+      const v: SettingValue | undefined =
+        d.type === "boolean" ? (l.value === "1" ? true : l.value === "0" ? false : undefined) : d.type === "integer" ? (/^-?[0-9]{1,12}$/.test(l.value) ? Number(l.value) : undefined) : l.value;
+      const bad = v === undefined ? `expected ${d.type === "boolean" ? "0 or 1" : "a whole number"}` : checkValue(d, v);
+      if (bad !== undefined) {
+        skip(l, `setting ${name}: the legacy value is not accepted (${bad}); the default applies unless you set app_settings`);
         continue;
       }
       // A section value overrides the top level for that network, as in bitcoind.
-      if (l.section === active || !(l.key in settings)) settings[l.key] = v;
+      if (l.section === active || !(name in settings)) settings[name] = v!;
       continue;
     }
     if (l.key === "rpcauth") {
@@ -164,6 +172,14 @@ export function importBitcoinConf(file: string, lines: ConfLine[], catalogUsers:
     for (const l of [rpcuser, rpcpassword]) if (l) skip(l, `${l.key} without ${l.key === "rpcuser" ? "rpcpassword" : "rpcuser"}`);
   }
   if (diags.length > start) return undefined;
+  // A key the legacy file leaves out ran at bitcoind's own default; where the catalog's default
+  // differs (txindex: bitcoind 0, the catalog true), carry bitcoind's, or apply would change the
+  // node (a txindex build takes hours to days on a full chain).
+  for (const [key, [name, d]] of byKey) {
+    const theirs = BITCOIND_DEFAULTS[key];
+    if (theirs === undefined || name in settings || d.default === theirs) continue;
+    if (checkValue(d, theirs) === undefined) settings[name] = theirs;
+  }
   rpcUsers.sort((a, b) => cmp(a.name, b.name));
   return { network, settings, rpcUsers, passwords, notCarried };
 }

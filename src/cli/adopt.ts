@@ -43,7 +43,7 @@ export function text(r: AdoptReport, write: boolean): string {
   for (const f of r.fresh) o.push(`starts empty: ${f.app}.${f.source} (${f.container}:${f.target})`);
   for (const w of r.ownership) o.push(`ownership: ${w.path} is owned by uid ${w.owner}, ${w.container} runs as ${w.expected} (not changed: chown it yourself if the app cannot write)`);
   if (r.settings.bitcoin_network) o.push(`network: ${r.settings.bitcoin_network}`);
-  for (const [app, s] of Object.entries(r.settings.carried ?? {})) o.push(`settings read for ${app}: ${Object.entries(s).map(([k, v]) => `${k}=${v}`).join(", ")} (${r.settings.note})`);
+  for (const [app, s] of Object.entries(r.settings.app_settings ?? {})) o.push(`app_settings.${app}: ${Object.entries(s).map(([k, v]) => `${k}=${String(v)}`).join(", ")}`);
   for (const u of r.rpc_users) o.push(`rpc user ${u.name}: ${u.rpcauth ? "rpcauth line carried" : "password moved to the secrets store"}`);
   for (const n of r.not_carried) o.push(`not carried: ${n.file}:${n.line}: ${n.key} (${n.why})`);
   for (const n of r.notes) o.push(`note: ${n}`);

@@ -37,6 +37,7 @@ prune=0
 maxconnections=20
 `;
 
+const WITH_ELECTRUMX = "apps: [bitcoin-knots, lnd, electrumx]\n";
 const dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
@@ -66,7 +67,7 @@ function node(o: { ps?: string; inspect?: string; volumes?: Record<string, strin
   put("var/lib/containers/storage/volumes/lnd-legacy/_data/pw", "lnd wallet pw\n".replace(/ /g, "-"));
   put("var/lib/containers/storage/volumes/lnd-legacy/_data/lnd.conf", o.lndConf ?? "[Application Options]\nalias=my-node\nwallet-unlock-password-file=/data/pw\n\n[Bitcoin]\nbitcoin.testnet=1\nbitcoin.node=bitcoind\n");
   const select = join(dir, "node.yaml");
-  writeFileSync(select, o.selection ?? "# my node\napps: [bitcoin-knots, lnd, electrumx] # what runs\nsettings:\n  bitcoin_network: mainnet # default\n", { mode: 0o640 });
+  writeFileSync(select, o.selection ?? "# my node\napps: [bitcoin-knots, lnd] # what runs\nsettings:\n  bitcoin_network: mainnet # default\n", { mode: 0o640 });
   const volumes = o.volumes ?? { "lnd-legacy": fixture("volume-lnd-legacy.json") };
   const adapter = new RecordingAdapter([
     (c: RecordedCall) => (c.cmd === "podman" && c.args[0] === "ps" ? { code: 0, stdout: o.ps ?? fixture("ps.json"), stderr: "" } : undefined),
@@ -83,7 +84,7 @@ function node(o: { ps?: string; inspect?: string; volumes?: Record<string, strin
 
 describe("adopt: the proposal", () => {
   it("matches by name and by image, maps mounts by destination, lists what it cannot map and what starts empty", async () => {
-    const n = node();
+    const n = node({ selection: WITH_ELECTRUMX, bitcoinConf: "chain=test\ntxindex=1\n" });
     const before = readFileSync(n.select, "utf8");
     const r = await adopt(n.adapter, n.opts());
     expect(r.matched.map((m) => `${m.container}←${m.legacy} by ${m.by} (${m.state})`)).toEqual([
@@ -105,7 +106,8 @@ describe("adopt: the proposal", () => {
     const r = await adopt(n.adapter, n.opts());
     expect(r.settings.bitcoin_network).toBe("testnet");
     // [test] applies (this node's network); [signet] does not.
-    expect(r.settings.carried).toEqual({ "bitcoin-knots": { prune: 550, dbcache: 1024, maxconnections: 20 } });
+    // txindex is not in the file: bitcoind ran without it (its default), the catalog's default is true: carried as false.
+    expect(r.settings.app_settings).toEqual({ "bitcoin-knots": { prune: 550, dbcache: 1024, maxconnections: 20, txindex: false } });
     expect(r.rpc_users).toEqual([{ name: "dashboard", secret: true }, { name: "sparrow", rpcauth: FOREIGN }]);
     const conf = join(n.root, "srv/legacy/bitcoin/bitcoin.conf");
     const lnd = join(n.root, "var/lib/containers/storage/volumes/lnd-legacy/_data/lnd.conf");
@@ -143,7 +145,7 @@ describe("adopt --write", () => {
     const sel = readFileSync(n.select, "utf8");
     expect(sel).toMatchInlineSnapshot(`
       "# my node
-      apps: [bitcoin-knots, lnd, electrumx] # what runs
+      apps: [bitcoin-knots, lnd] # what runs
       settings:
         bitcoin_network: testnet # default
       storage:
@@ -151,11 +153,15 @@ describe("adopt --write", () => {
           data: /srv/legacy/bitcoin
         lnd:
           data: volume:lnd-legacy
-        electrumx:
-          db: /srv/legacy/electrumx
       rpc_users:
         - {name: dashboard, secret: true}
         - {name: sparrow, rpcauth: sparrow:5ad1b7c1c0ffee0123456789abcdef01$cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc}
+      app_settings:
+        bitcoin-knots:
+          prune: 550
+          dbcache: 1024
+          maxconnections: 20
+          txindex: false
       "
     `);
     expect(statSync(n.select).mode & 0o777).toBe(0o640);
@@ -177,7 +183,6 @@ describe("adopt --write", () => {
     const units = (name: string) => c.files.find((f) => f.path === `etc/containers/systemd/archy/${name}.container`)!.content.toString();
     expect(units("bitcoin-knots")).toContain("Volume=/srv/legacy/bitcoin:/data:rw");
     expect(units("lnd")).toContain("Volume=lnd-legacy:/data:rw");
-    expect(units("electrumx")).toContain("Volume=/srv/legacy/electrumx:/data:rw");
     // The wallet-password file lnd unlocks with carries the adopted password.
     expect(c.files.find((f) => f.path === "etc/archy/lnd/wallet-password")?.content.toString()).toBe("lnd-wallet-pw");
     // A second run finds nothing new to write.
@@ -210,7 +215,7 @@ describe("adopt refuses, writing nothing", () => {
   }
 
   it("a mount source that no longer exists (exit 3)", async () => {
-    const n = node();
+    const n = node({ selection: WITH_ELECTRUMX, bitcoinConf: "chain=test\ntxindex=1\n" });
     rmSync(join(n.root, "srv/legacy/electrumx"), { recursive: true });
     const e = await refusal(n);
     expect(e.kind).toBe("failed");
@@ -223,14 +228,20 @@ describe("adopt refuses, writing nothing", () => {
     expect(e.message).toContain(`the named volume "lnd-legacy" does not exist`);
   });
 
+  it("a carried setting the selection's other apps cannot run with: the compile's diagnostic, against the selection (exit 2)", async () => {
+    const e = (await refusal(node({ selection: WITH_ELECTRUMX }))) as UserError;
+    expect(e).toBeInstanceOf(UserError);
+    expect(e.diagnostics.some((d) => d.file.endsWith("node.yaml (as adopt would write it)") && /prune/.test(d.message))).toBe(true);
+  });
+
   it("two existing containers matching one manifest container (exit 2)", async () => {
-    const e = await refusal(node({ ps: fixture("ps-ambiguous.json"), inspect: fixture("inspect-ambiguous.json") }));
+    const e = await refusal(node({ selection: WITH_ELECTRUMX, ps: fixture("ps-ambiguous.json"), inspect: fixture("inspect-ambiguous.json") }));
     expect(e.kind).toBe("invalid");
     expect(e.message).toContain(`container "electrumx" (app electrumx) matches 2 existing containers by image docker.io/lukechilds/electrumx: "electrumx-a", "electrumx-b"`);
   });
 
   it("two apps claiming one path (exit 2)", async () => {
-    const e = await refusal(node({ selection: "apps: [bitcoin-knots, lnd, electrumx]\nstorage:\n  lnd: { macaroons: /srv/legacy/bitcoin }\n" }));
+    const e = await refusal(node({ selection: "apps: [bitcoin-knots, lnd]\nstorage:\n  lnd: { macaroons: /srv/legacy/bitcoin }\n" }));
     expect(e.kind).toBe("invalid");
     expect(e.message).toContain(`storage.bitcoin-knots.data: "/srv/legacy/bitcoin" is already mapped for app "lnd" source "macaroons"`);
   });
