@@ -7,7 +7,7 @@ import { builtinModules } from "node:module";
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, sep } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { bundle as built } from "../helpers/cli.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -111,7 +111,7 @@ describe("single-file bundle", () => {
     ok(node(["archy-quadlet.mjs", "check", "--manifests", "manifests", "--out", "out"], work, env), "bundle check");
 
     // Same relative paths on both sides: the manifest path is part of every unit's header.
-    const src = ok(node(["--import", "tsx", join(root, "src/cli/run.ts"), "generate", "--manifests", "manifests", "--out", "out"], ref, cleanEnv(ref)), "tsx generate");
+    const src = ok(node(["--import", "tsx", "--import", pathToFileURL(join(root, "scripts/hbs-register.mjs")).href, join(root, "src/cli/run.ts"), "generate", "--manifests", "manifests", "--out", "out"], ref, cleanEnv(ref)), "tsx generate");
     expect(gen.stdout).toBe(src.stdout);
 
     const got = tree(join(work, "out"));
