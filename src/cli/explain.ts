@@ -134,6 +134,14 @@ export function formatExplain(r: ExplainReport): string {
     o.push(`    content depends on: ${f.inputs.join("; ")}`);
   }
 
+  o.push("", "Data");
+  const data = r.containers.flatMap((c) => c.data.map((d) => ({ c: c.name, ...d })));
+  if (data.length === 0) o.push("  none");
+  for (const d of data) {
+    const where = d.volume ? `podman volume ${d.volume} (${d.host})` : d.host;
+    o.push(`  ${d.c}:${d.target} ← ${where}${d.readOnly ? " [read-only]" : ""}${d.app !== r.app.id ? ` [${d.app}'s ${d.source}]` : ""}${d.adopted ? " [adopted: storage mapping, used in place]" : ""}`);
+  }
+
   if (r.onion) {
     o.push("", "Onion services");
     o.push(`  ${r.onion.note}`);

@@ -9,6 +9,7 @@ import type { ContainerNode, Graph } from "../graph/graph.js";
 import { healthGated, requiredBy, requires, startOrder, stopsWith, type AppEdge } from "../graph/queries.js";
 import { canonicalArgv } from "../unit/exec.js";
 import { torNode } from "../configs/tor.js";
+import { resolveSource } from "../adopt/storage.js";
 
 export type QuadletStatus = "ok" | "missing" | "failed";
 
@@ -45,6 +46,8 @@ export interface ExplainedContainer {
   overrides: { field: string; value: string; from: string }[];
   /** Hand-written drop-ins on the node that change this unit or its service invisibly (src/settings/dropins.ts). */
   dropIns: string[];
+  /** Where each volume's data lives on the node: the app's data root, or (adopted) the selection's storage mapping. */
+  data: { source: string; target: string; app: string; host: string; volume: string | null; adopted: boolean; readOnly: boolean }[];
 }
 
 export interface ExplainedDependency {
@@ -151,6 +154,10 @@ export function explainReport(appId: string, g: Graph, files: OutputFile[], conf
         from: o.line !== undefined ? `${o.file}:${o.line}:${o.col ?? 1}` : o.file,
       })),
       dropIns: dropIns.get(n.name) ?? [],
+      data: (n.spec.volumes ?? []).map((v) => {
+        const w = resolveSource(g.selection, v.app ?? n.app.id, v.source);
+        return { source: v.source, target: v.target, app: v.app ?? n.app.id, host: w.host, volume: w.kind === "volume" ? w.volume : null, adopted: w.kind !== "default", readOnly: v.read_only };
+      }),
     };
   });
 
