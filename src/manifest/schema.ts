@@ -121,12 +121,12 @@ const portSchema = z.strictObject({
 const healthExec = z
   .array(lineSafe)
   .min(1, "command must have at least one word")
-  .refine((ws) => ws[0] !== "", { message: "the program name cannot be empty", path: [0] })
-  .refine((ws) => !["CMD", "CMD-SHELL", "NONE"].includes(ws[0]!.toUpperCase()), {
+  .refine((ws) => (ws[0] ?? "x") !== "", { message: "the program name cannot be empty", path: [0] })
+  .refine((ws) => !["CMD", "CMD-SHELL", "NONE"].includes((ws[0] ?? "").toUpperCase()), {
     message: "write the command itself: podman adds the CMD word, and a leading CMD/CMD-SHELL/NONE makes it mis-store the test",
     path: [0],
   })
-  .refine((ws) => ws.length > 1 || !/\s/.test(ws[0]!), {
+  .refine((ws) => ws.length !== 1 || !/\s/.test(ws[0]!), {
     message: "a one-word exec check cannot contain whitespace (podman splits it); use the string (shell) form",
     path: [0],
   });

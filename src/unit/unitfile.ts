@@ -43,6 +43,11 @@ function escapeExpansions(v: string, dollar: boolean): string {
 // value, so a word that ends a line with, say, a no-break space must be quoted.
 const UNICODE_SPACE = /[\s\u0085]/u;
 
+/** A raw value ending in a backslash would make quadlet (and systemd) join the next line to it. */
+function noContinuation(key: string, v: string): void {
+  if (v.endsWith("\\")) throw new UnitValueError(`${key}= value must not end with a backslash (it would continue onto the next line)`);
+}
+
 // Same set as quadlet's charNeedEscape: whitespace, controls, quotes, backslash.
 function needsQuoting(word: string): boolean {
   if (word === "") return true;
@@ -101,6 +106,7 @@ export class Section {
     if (/^["\s\u0085]|["\s\u0085]$/.test(v)) {
       throw new UnitValueError(`${key}= value must not begin or end with a quote or whitespace (quadlet trims them)`);
     }
+    noContinuation(key, v);
     return this.push(key, escapeExpansions(v, this.execContext));
   }
 
@@ -110,6 +116,7 @@ export class Section {
     if (/^[\s\u0085]|[\s\u0085]$/.test(value) || value === "") {
       throw new UnitValueError(`${key}= value must not be empty or begin/end with whitespace`);
     }
+    noContinuation(key, value);
     return this.push(key, escapeExpansions(value, this.execContext));
   }
 

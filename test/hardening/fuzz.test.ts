@@ -72,7 +72,12 @@ const volume = fc.record(
   { requiredKeys: ["source", "target"] },
 );
 const health = fc.record(
-  { cmd: fc.oneof(text(1, 8).filter((s) => s !== ""), fc.array(text(0, 3), { minLength: 1, maxLength: 4 })), interval: fc.constantFrom("30s", "1m30s", "500ms"), retries: fc.integer({ min: 1, max: 100 }) },
+  {
+    cmd: fc.oneof(
+      text(1, 8).filter((s) => s !== ""),
+      // Exec form: a program name, then any words (the schema refuses an empty or CMD-like first word).
+      fc.tuple(text(1, 3).filter((s) => s.trim() !== ""), fc.array(text(0, 3), { maxLength: 3 })).map(([p, rest]) => [p, ...rest]),
+    ), interval: fc.constantFrom("30s", "1m30s", "500ms"), retries: fc.integer({ min: 1, max: 100 }) },
   { requiredKeys: ["cmd"] },
 );
 const containerFields = fc.record(
@@ -340,7 +345,7 @@ describe(`fuzz: ${RUNS} generated manifests through compile, the CLI and the rea
       expect(stats.accepted / stats.tried, JSON.stringify(stats.byMode)).toBeGreaterThan(0.3);
       expect(stats.rejected / stats.tried).toBeGreaterThan(0.2);
     }
-  });
+  }, 600_000);
 
   it("the real quadlet accepts every accepted case, and podman's argv holds every value exactly as written (batched)", () => {
     if (existsSync(FAILURES)) rmSync(FAILURES, { recursive: true, force: true });
