@@ -192,7 +192,7 @@ async function expectUiPages(m: Machine, pages: { port: number; app: string; wan
   }
 }
 
-describe("the shipped catalog on systemd 257 + podman 5.4", () => {
+describe.concurrent("the shipped catalog on systemd 257 + podman 5.4", () => {
   it("boot A: bitcoin-knots, electrumx and every other app (regtest) come up healthy", async () => {
     const m = await bootNode();
     await onFailure(m, "boot-a", async () => {
