@@ -22,8 +22,9 @@ interface Env {
 
 /**
  * Refuse (kind "failed", exit 3) before the switch: a mapped source missing, or a foreign
- * container holding the name of a unit this apply starts for the first time with mounts
- * that unit would not mount (unless named in `replaceForeign`).
+ * container holding the name of a unit this apply starts for the first time whose data that
+ * unit would not mount (unless named in `replaceForeign`). A container with some of its data
+ * mapped was adopted: its other mounts (adopt's unmapped_mounts) are only logged.
  */
 export async function adoptPreflight(env: Env, g: Graph | undefined, firstStarts: ReadonlySet<string>, replaceForeign: readonly string[] = []): Promise<void> {
   const problems: string[] = [];
@@ -47,8 +48,14 @@ export async function adoptPreflight(env: Env, g: Graph | undefined, firstStarts
         const c = found.find((x) => x.Name.replace(/^\//, "") === n.name);
         if (!c || ours(c) || replaceForeign.includes(n.name)) continue;
         const mine = new Set((n.spec.volumes ?? []).map((v) => volumeSource(resolveSource(g?.selection, v.app ?? n.app.id, v.source))));
-        const lost = (c.Mounts ?? []).filter((m) => (m.Type === "bind" || m.Type === "volume") && !mine.has(m.Type === "volume" ? (m.Name ?? "") : m.Source));
+        const data = (c.Mounts ?? []).filter((m) => m.Type === "bind" || m.Type === "volume");
+        const lost = data.filter((m) => !mine.has(m.Type === "volume" ? (m.Name ?? "") : m.Source));
         if (lost.length === 0) continue;
+        // Adopted (some of its data mapped): adopt listed the rest as unmapped; they stay on disk, unused.
+        if (lost.length < data.length) {
+          env.log(`${n.name}: replacing the existing container; its mounts ${lost.map((m) => `${m.Type === "volume" ? `volume ${m.Name}` : m.Source} at ${m.Destination}`).join(", ")} are not mounted by ${n.name}.service (they stay where they are)`);
+          continue;
+        }
         problems.push(
           `the existing container "${n.name}" was not created by archy-quadlet and mounts ${lost.map((m) => `${m.Type === "volume" ? `volume ${m.Name}` : m.Source} at ${m.Destination}`).join(", ")}, which ${n.name}.service would not mount: starting it would replace that container and run on empty data. Run \`archy-quadlet adopt --select <selection>\` to use its data in place, or \`apply --replace-foreign ${n.name}\` to replace it anyway`,
         );

@@ -54,6 +54,20 @@ describe("apply: a foreign container holding a unit's name", () => {
     expect(show(env.adapter.calls)).toEqual(["podman ps -a --format json", "podman container inspect btc"]);
   });
 
+  it("adopted with an extra mount adopt could not map: replaced, the extra mount logged and left where it is", async () => {
+    const ws = workspace();
+    mkdirSync(join(ws.root, "srv/legacy/btc"), { recursive: true });
+    const extra = { ...LEGACY_MOUNT, Source: "/srv/legacy/extra", Destination: "/backup" };
+    const rules = node();
+    rules.unshift((c: RecordedCall) =>
+      c.cmd === "podman" && c.args[0] === "container" ? { code: 0, stdout: JSON.stringify([{ ...JSON.parse(inspect(null))[0], Mounts: [LEGACY_MOUNT, extra] }]), stderr: "" } : undefined,
+    );
+    const env = testEnv(ws, rules);
+    const r = await apply(env, inputs(ws, { select: select(ws, "storage:\n  btc: { data: /srv/legacy/btc }\n") }));
+    expect(r.failures).toEqual([]);
+    expect(env.lines).toContain("btc: replacing the existing container; its mounts /srv/legacy/extra at /backup are not mounted by btc.service (they stay where they are)");
+  });
+
   it("mapped in place (what adopt writes): replaced by the unit (quadlet's --replace), the data mounted", async () => {
     const ws = workspace();
     mkdirSync(join(ws.root, "srv/legacy/btc"), { recursive: true });
