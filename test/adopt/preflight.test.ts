@@ -10,6 +10,7 @@ import { apply, rollback } from "../../src/apply/apply.js";
 import { currentId } from "../../src/apply/state.js";
 import { Failure } from "../../src/outcome.js";
 import type { RecordedCall } from "../../src/apply/adapter.js";
+import { formatStatus, nodeStatus } from "../../src/cli/status.js";
 import { cleanup, genIds, inputs, show, testEnv, workspace, type Workspace } from "../apply/helpers.js";
 
 afterEach(cleanup);
@@ -76,6 +77,10 @@ describe("apply: a foreign container holding a unit's name", () => {
     expect(r.failures).toEqual([]);
     expect(readFileSync(join(ws.root, "etc/containers/systemd/archy/btc.container"), "utf8")).toContain("Volume=/srv/legacy/btc:/data:rw");
     expect(show(env.adapter.calls)).toContain("systemctl start btc.service");
+    // status shows where the data lives and that it was adopted.
+    const st = await nodeStatus(ws.root, testEnv(ws).adapter);
+    expect(st.apps.find((a) => a.id === "btc")!.containers[0]!.data).toEqual([{ target: "/data", host: "/srv/legacy/btc", volume: null, readOnly: false, adopted: true }]);
+    expect(formatStatus(st)).toContain("data: btc:/data ← /srv/legacy/btc (adopted, used in place)");
   });
 
   it("--replace-foreign btc replaces it on purpose; a container of ours is never in the way", async () => {
