@@ -164,7 +164,8 @@ describe("archy node on systemd 257 + podman 5.4", () => {
 
   it("b. minimal restart: changing one app restarts only its containers", async () => {
     const before = await ids();
-    await release({ tweak: { electrumx: (a) => (withHostile(a), ((a.containers as any).electrumx.environment.CACHE_MB = "1200")) } });
+    // A release that changes one of electrumx's own environment values (not a declared setting).
+    await release({ tweak: { electrumx: (a) => (withHostile(a), ((a.containers as any).electrumx.environment.E2E_RELEASE = "2")) } });
     const r = await apply();
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/restart electrumx\.service/);
