@@ -358,7 +358,7 @@ describe(`fuzz: ${RUNS} generated manifests through compile, the CLI and the rea
     expect(res.checked).toBe(pending.length);
     expect(res.checked).toBeGreaterThanOrEqual(Math.min(500, stats.accepted));
     if (RUNS >= 2000) expect(res.checked).toBeGreaterThanOrEqual(500);
-  });
+  }, 600_000);
 
   it(`one case in ${CLI_EVERY} through \`generate\`: exit 2 + diagnostics + an untouched --out, or exit 0 + exactly the planned files`, async () => {
     for (const c of cliCases) {
