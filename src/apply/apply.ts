@@ -258,6 +258,10 @@ export async function apply(env: Env, inputs: Inputs, opts: { dryRun?: boolean; 
       meta = base.resume;
       env.log(`generation ${id} was switched to but its activation did not finish: resuming\n${formatPlan(plan)}`);
       ensureStableLinks(env.root);
+      // As the interrupted run did before its switch: the same checks, the takeover if it was cut short.
+      const { adoptPreflight, takeOver } = await import("../adopt/preflight.js");
+      await adoptPreflight(env, graph, new Set([...next.keys()].filter((p) => !base.tree.has(p)).map((p) => serviceOf(p) ?? "")), opts.replaceForeign);
+      await takeOver(env, graph?.selection, id);
       failures = await execute(env, plan, next);
     } else {
       env.log(formatPlan(plan));
