@@ -99,9 +99,11 @@ function readRecord(root: string): Record | undefined {
   }
 }
 
-/** Stop and disable the old system's units (present ones only), once; recorded with the generation that did it. */
+/** Stop and disable the old system's units (present ones only), once, when the selection adopts data (or names `takeover:`); recorded with the generation that did it. */
 export async function takeOver(env: Env, selection: Selection | undefined, generation: number): Promise<void> {
   if (readRecord(env.root)) return; // already taken over: a later apply leaves them as they are
+  // Only the apply that starts adopted units (a storage: mapping) takes over, or one told to.
+  if (!selection?.takeover && Object.keys(selection?.storage ?? {}).length === 0) return;
   const wanted = selection?.takeover?.disable_units ?? DEFAULT_TAKEOVER_UNITS;
   const present = wanted.filter((u) => UNIT_DIRS.some((d) => existsSync(join(env.root, d, u))));
   if (present.length === 0) return;

@@ -146,12 +146,15 @@ describe("takeover of the old system's units", () => {
   it("a rollback to a generation from before the takeover re-enables and starts the old units", async () => {
     const ws = workspace();
     mkdirSync(join(ws.root, "srv/legacy/btc"), { recursive: true });
-    // Generation 1 on a node without the old units; they appear (an OTA restored them), generation 2 takes over.
-    const sel = select(ws, "storage:\n  btc: { data: /srv/legacy/btc }\n");
-    await apply(testEnv(ws, node()), inputs(ws, { select: sel }));
     mkdirSync(join(ws.root, "usr/lib/systemd/system"), { recursive: true });
     for (const u of ["first-boot-containers.service", "reconcile-containers.service"]) writeFileSync(join(ws.root, "usr/lib/systemd/system", u), "[Service]\n");
-    writeFileSync(sel, `${readFileSync(sel, "utf8")}settings: { resource_limits: false }\n`);
+    // Generation 1 adopts nothing (no storage:): the old units stay; generation 2 (adopt --write) takes over.
+    const sel = join(ws.dir, "node.yaml");
+    writeFileSync(sel, "apps: [indexer, btc]\n");
+    const env1 = testEnv(ws, node());
+    await apply(env1, inputs(ws, { select: sel }), { replaceForeign: ["btc"] });
+    expect(show(env1.adapter.calls).filter((c) => c.includes("containers.service"))).toEqual([]);
+    writeFileSync(sel, "apps: [indexer, btc]\nstorage:\n  btc: { data: /srv/legacy/btc }\n");
     const env2 = testEnv(ws, node());
     await apply(env2, inputs(ws, { select: sel }));
     expect(show(env2.adapter.calls)).toContain("systemctl disable --now first-boot-containers.service reconcile-containers.service");
