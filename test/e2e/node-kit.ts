@@ -34,6 +34,8 @@ export async function installBundle(m: Machine): Promise<void> {
 
 export interface Release extends OverlayOptions {
   settings?: Record<string, unknown>;
+  /** The selection's app_settings (typed per-app settings, keyed by app id or role). */
+  appSettings?: Record<string, Record<string, unknown>>;
 }
 
 /** Write a release's manifests + selection into the guest and build the stand-in images it needs. */
@@ -41,7 +43,7 @@ export async function stage(m: Machine, r: Release): Promise<{ buildMs: number; 
   const dir = mkdtempSync(join(tmpdir(), "archy-release-"));
   try {
     const specs = writeOverlay(join(dir, "manifests"), r);
-    writeSelection(join(dir, "selection.yaml"), r.apps, r.settings);
+    writeSelection(join(dir, "selection.yaml"), r.apps, r.settings, r.appSettings);
     await m.exec(`rm -rf ${MANIFESTS} && mkdir -p ${MANIFESTS} /etc/archy-quadlet`);
     await m.copyIn(join(dir, "manifests"), MANIFESTS);
     await m.copyIn(join(dir, "selection.yaml"), SELECTION);

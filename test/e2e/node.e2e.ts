@@ -288,6 +288,60 @@ describe("archy node on systemd 257 + podman 5.4", () => {
     expect(await hash()).toBe(want);
   });
 
+  it("k. settings: a dbcache change restarts only bitcoind and reaches its bitcoin.conf; prune 550 beside electrumx is refused, nothing switched", async () => {
+    const current = async () => JSON.parse(await sh("archy-quadlet generations --json")).generations.find((g: { current: boolean }) => g.current).id as number;
+    await release({ appSettings: { bitcoin: { dbcache: 777 } } });
+    const r = await apply();
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    // The plan restarts exactly one service (systemd's Requires= may still propagate it: issue 15).
+    expect(r.stdout.match(/^\s*(restart|start|stop)\s+\S+\.service/gm)?.map((l) => l.trim().replace(/\s+/g, " "))).toEqual(["restart bitcoin-knots.service"]);
+    await waitFor("all archy services active", allActive, 300_000);
+    expect(await sh("podman exec bitcoin-knots cat /etc/bitcoin/bitcoin.conf")).toMatch(/^dbcache=777$/m);
+    const before = await current();
+    await release({ appSettings: { bitcoin: { prune: 550 } } });
+    const bad = await apply();
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/app_settings\.bitcoin\.prune: 550 conflicts with electrumx/);
+    expect(await current()).toBe(before);
+    expect(await sh("podman exec bitcoin-knots cat /etc/bitcoin/bitcoin.conf")).not.toMatch(/^prune=/m);
+  });
+
+  it("l. tor: Debian's tor creates the onion services of the derived torrc, connect prints electrumx's onion; lnd's channel.backup is copied within 5 s, channel.db never", async () => {
+    const apps = [...APPS, "tor"];
+    await release({ apps });
+    const r = await apply();
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    await waitFor("tor active", async () => (await activeState("tor.service")) === "active", 300_000);
+    const hostname = "/var/lib/archy/apps/tor/data/electrumx-electrum/hostname";
+    await waitFor("tor wrote electrumx's onion hostname", async () => (await shTry(`test -s ${hostname}`)).code === 0, 60_000);
+    const onion = (await sh(`cat ${hostname}`)).trim();
+    expect(onion).toMatch(/^[a-z2-7]{56}\.onion$/);
+    expect((await sh("podman exec tor cat /data/electrumx-electrum/hostname")).trim()).toBe(onion);
+    const c = await shTry(`archy-quadlet connect electrumx --manifests ${MANIFESTS} --select ${SELECTION}`);
+    expect(c.code, c.stdout + c.stderr).toBe(0);
+    expect(c.stdout).toContain(onion);
+
+    // lnd's static channel backup, written where lnd writes it: a verified copy per change.
+    const scb = "/var/lib/archy/apps/lnd/data/data/chain/bitcoin/regtest";
+    const dest = "/var/lib/archy-backup/lnd";
+    await waitFor("backup path unit active", async () => (await activeState("archy-quadlet-lnd-backup.path")) === "active", 60_000);
+    await sh(`mkdir -p ${scb} && head -c 4096 /dev/urandom > ${scb}/channel.db && head -c 2048 /dev/urandom > ${scb}/channel.backup.tmp && mv ${scb}/channel.backup.tmp ${scb}/channel.backup`);
+    const sum = async (f: string) => (await sh(`sha256sum ${f}`)).split(" ")[0];
+    const want1 = await sum(`${scb}/channel.backup`);
+    const t1 = Date.now();
+    await waitFor("first copy", async () => (await shTry(`test -f ${dest}/latest.backup`)).code === 0 && (await sum(`${dest}/latest.backup`)) === want1, 5_000);
+    const firstMs = Date.now() - t1;
+    const copies = async () => (await sh(`ls ${dest} | grep -c '^channel-.*\.backup$' || true`)).trim();
+    const n1 = Number(await copies());
+    await new Promise((res) => setTimeout(res, 1100)); // a new UTC second for the copy's name
+    await sh(`head -c 2048 /dev/urandom > ${scb}/channel.backup.tmp && mv ${scb}/channel.backup.tmp ${scb}/channel.backup`);
+    const want2 = await sum(`${scb}/channel.backup`);
+    await waitFor("second copy", async () => (await sum(`${dest}/latest.backup`)) === want2, 5_000);
+    expect(Number(await copies())).toBe(n1 + 1);
+    expect(await sh(`ls -A ${dest}`)).not.toMatch(/channel\.db/);
+    console.log(`[e2e] channel.backup copied in ${firstMs} ms`);
+  });
+
   it("j. static: systemd-analyze verify on quadlet's output for the whole real catalog prints nothing", async () => {
     await machine().copyIn(join(REPO, "manifests"), "/root/catalog");
     await sh("archy-quadlet generate --manifests /root/catalog --out /root/catalog-out >/dev/null");

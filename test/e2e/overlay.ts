@@ -105,7 +105,9 @@ export function imageOnlyDiff(dir: string): string[] {
   return out;
 }
 
-export function writeSelection(file: string, apps: string[], settings: Json = {}): void {
-  writeFileSync(file, stringify({ apps, settings: { bitcoin_network: "regtest", resource_limits: false, ...settings } }));
+export function writeSelection(file: string, apps: string[], settings: Json = {}, appSettings?: Json): void {
+  const sel: Json = { apps, settings: { bitcoin_network: "regtest", resource_limits: false, ...settings } };
+  if (appSettings) sel.app_settings = appSettings;
+  writeFileSync(file, stringify(sel));
 }
 

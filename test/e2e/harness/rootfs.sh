@@ -67,7 +67,7 @@ mkdir -p "$debs"
 log "debootstrap trixie into $tmp (~45 s cold here)"
 t0=$(date +%s)
 debootstrap --variant=minbase --cache-dir="$debs" \
-  --include=systemd,systemd-sysv,dbus,podman,busybox-static,iproute2,netavark,aardvark-dns,crun,conmon,nftables,iptables,nodejs,nginx,curl,jq \
+  --include=systemd,systemd-sysv,dbus,podman,busybox-static,iproute2,netavark,aardvark-dns,crun,conmon,nftables,iptables,nodejs,nginx,curl,jq,tor \
   trixie "$tmp" "$mirror" >&2
 log "debootstrap done in $(($(date +%s) - t0)) s"
 
@@ -78,6 +78,8 @@ ln -sf /dev/null "$tmp/etc/systemd/system/console-getty.service"
 ln -sf /dev/null "$tmp/etc/systemd/system/getty@.service"
 # Debian's nginx is here only as the binary the UI stand-in base image is made of.
 ln -sf /dev/null "$tmp/etc/systemd/system/nginx.service"
+ln -sf /dev/null "$tmp/etc/systemd/system/tor.service"
+ln -sf /dev/null "$tmp/etc/systemd/system/tor@default.service"
 # debootstrap copied the host's hostname; boot() sets the machine name.
 echo archy-e2e >"$tmp/etc/hostname"
 # Empty machine-id: systemd generates a transient one per boot.

@@ -54,7 +54,7 @@ export interface Contract {
   subversion?: string;
   probeSays?: string;
   /** Tools of the upstream image (from the guest's Debian packages). */
-  tools?: ("bash" | "curl" | "jq")[];
+  tools?: ("bash" | "curl" | "jq" | "tor")[];
   /** Bake a self-signed TLS cert/key (SAN lnd, localhost) for the role to use. */
   tls?: boolean;
 }
@@ -442,7 +442,9 @@ exec "$@"
     entrypoint: ["tor"],
     user: "1000:1000",
     users: [["tor", 1000, 1000]],
-    exes: { "/usr/local/bin/tor": ["tor"] },
+    // Debian's real tor binary: it checks the derived torrc and creates the hidden service
+    // directories and their `hostname` files at start, before any network bootstrap.
+    tools: ["tor"],
   },
 
   // louislam/uptime-kuma: WORKDIR /app, ENTRYPOINT dumb-init --, CMD node server/server.js; extra/healthcheck probes 3001.

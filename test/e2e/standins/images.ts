@@ -47,7 +47,7 @@ if [ "$kind" = node ]; then
   # Debian's node loads some builtins (acorn, undici, cjs-module-lexer, …) from here.
   mkdir -p "$d/usr/share"; cp -rL /usr/share/nodejs "$d/usr/share/nodejs"
   # Tools some upstream images ship; each stand-in links only those its upstream has (contract.tools).
-  for t in bash curl jq; do copy "/usr/bin/$t" "/opt/tools/$t"; libs "/usr/bin/$t"; done
+  for t in bash curl jq tor; do copy "/usr/bin/$t" "/opt/tools/$t"; libs "/usr/bin/$t"; done
   tar -C "$d" -cf - . | podman import -q --change "ENV PATH=${PATH}" - "$ref" >/dev/null
 else
   copy /usr/sbin/nginx /usr/sbin/nginx; libs /usr/sbin/nginx
