@@ -78,8 +78,11 @@ ln -sf /dev/null "$tmp/etc/systemd/system/console-getty.service"
 ln -sf /dev/null "$tmp/etc/systemd/system/getty@.service"
 # Debian's nginx is here only as the binary the UI stand-in base image is made of.
 ln -sf /dev/null "$tmp/etc/systemd/system/nginx.service"
-ln -sf /dev/null "$tmp/etc/systemd/system/tor.service"
-ln -sf /dev/null "$tmp/etc/systemd/system/tor@default.service"
+# Debian's tor is here only as the binary the tor stand-in runs: its units go, so the
+# node has no tor.service of its own (apply refuses to shadow a unit the system ships).
+rm -f "$tmp"/usr/lib/systemd/system/tor.service "$tmp"/usr/lib/systemd/system/tor@*.service \
+  "$tmp"/etc/systemd/system/multi-user.target.wants/tor.service
+rm -rf "$tmp"/etc/systemd/system/tor.service.wants "$tmp"/usr/lib/systemd/system/tor.service.d
 # debootstrap copied the host's hostname; boot() sets the machine name.
 echo archy-e2e >"$tmp/etc/hostname"
 # Empty machine-id: systemd generates a transient one per boot.
