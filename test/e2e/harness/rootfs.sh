@@ -83,6 +83,8 @@ ln -sf /dev/null "$tmp/etc/systemd/system/nginx.service"
 rm -f "$tmp"/usr/lib/systemd/system/tor.service "$tmp"/usr/lib/systemd/system/tor@*.service \
   "$tmp"/etc/systemd/system/multi-user.target.wants/tor.service
 rm -rf "$tmp"/etc/systemd/system/tor.service.wants "$tmp"/usr/lib/systemd/system/tor.service.d
+# and its SysV script, which systemd-sysv-generator would turn into a tor.service
+rm -f "$tmp"/etc/init.d/tor "$tmp"/etc/rc?.d/[SK]??tor
 # debootstrap copied the host's hostname; boot() sets the machine name.
 echo archy-e2e >"$tmp/etc/hostname"
 # Empty machine-id: systemd generates a transient one per boot.
