@@ -11,6 +11,7 @@ import type { Graph } from "../graph/graph.js";
 import type { Selection } from "../manifest/schema.js";
 import { Failure } from "../outcome.js";
 import { writeFileAtomic } from "../atomic.js";
+import { readMeta, treeHash, writeGeneration } from "../apply/state.js";
 import { ours, type Inspect } from "./discover.js";
 import { DEFAULT_TAKEOVER_UNITS, STATE_DIR, mappedTargets, resolveSource, volumeSource } from "./storage.js";
 
@@ -122,4 +123,21 @@ export async function giveBack(env: Env, target: number): Promise<string | undef
   if (r.code !== 0) return `re-enabling ${rec.units.join(", ")} failed: ${(r.stderr || r.stdout).trim()}`;
   rmSync(recordPath(env.root), { force: true });
   return undefined;
+}
+
+/**
+ * Generation 0: no generation at all, an empty tree — the node as it was before archy-quadlet.
+ * The target of `rollback --to 0` (`explicit`), and of a plain rollback when the current
+ * generation is the first and it took over from the old system: there is nothing earlier, so
+ * going back means stopping every unit of ours (which removes their containers) and giving
+ * the old units back (giveBack). Written on first use; undefined when neither applies.
+ */
+export function noGeneration(root: string, cur: number | undefined, explicit: boolean): number | undefined {
+  const rec = readRecord(root);
+  if (!explicit && !(rec && cur !== undefined && rec.generation <= cur)) return undefined;
+  if (cur === 0) return 0; // "already current", said by the caller
+  if (!readMeta(root, 0)) {
+    writeGeneration(root, 0, [], { id: 0, time: new Date().toISOString(), manifestHash: "", treeHash: treeHash([]), state: "good", note: "no generation: the node before archy-quadlet" });
+  }
+  return 0;
 }

@@ -18,6 +18,8 @@ import {
 } from "./state.js";
 import { acquireLock, lockHeld } from "./lock.js";
 import { writeFileAtomic } from "../atomic.js";
+import { cleanupQuietly, stageImages } from "./images.js";
+import { DEFAULT_MIN_FREE_DISK, parseSize, recordedMinFree } from "./disk.js";
 
 export const DEFAULT_KEEP = 3;
 export const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
@@ -43,6 +45,10 @@ export interface Env {
   log: (line: string) => void;
   quadlet?: string;
   lockTimeoutMs?: number;
+  /** Tests: free bytes of the file system holding a path (default statfs; src/apply/disk.ts). */
+  freeBytes?: (path: string) => number;
+  /** Tests: base delay before a failed pull is retried (default 2000 ms; src/apply/images.ts). */
+  pullBackoffMs?: number;
 }
 
 export interface ApplyResult {
@@ -203,7 +209,7 @@ async function activate(env: Env, plan: Plan, id: number, next: Tree): Promise<{
   return execute(env, plan, next);
 }
 
-export async function apply(env: Env, inputs: Inputs, opts: { dryRun?: boolean; podman?: Version; notRolledBack?: boolean; replaceForeign?: string[] } = {}): Promise<ApplyResult> {
+export async function apply(env: Env, inputs: Inputs, opts: { dryRun?: boolean; podman?: Version; notRolledBack?: boolean; replaceForeign?: string[]; fetchOnly?: boolean } = {}): Promise<ApplyResult> {
   checkRoot(env.root);
   inputs = { ...inputs, manifests: resolve(inputs.manifests), select: inputs.select && resolve(inputs.select), secrets: resolve(inputs.secrets) };
   const { files, secrets, graph } = await compileFor(inputs, opts.podman);
@@ -230,7 +236,7 @@ export async function apply(env: Env, inputs: Inputs, opts: { dryRun?: boolean; 
   const probe = decide();
   if (opts.dryRun) return report(probe);
   const tidy = () => garbage(env.root).length === 0 && stateLinkInLine(env.root) && (seen === undefined || pruneGenerations(env, inputs.keep, seen, true).length === 0);
-  if (probe.noop && !(await lockHeld(statePaths(env.root).state)) && tidy() && currentId(env.root) === seen) return report(probe);
+  if (probe.noop && !opts.fetchOnly && !(await lockHeld(statePaths(env.root).state)) && tidy() && currentId(env.root) === seen) return report(probe);
 
   return withLock(env, async (): Promise<ApplyResult> => {
     collectGarbage(env.root);
@@ -242,6 +248,20 @@ export async function apply(env: Env, inputs: Inputs, opts: { dryRun?: boolean; 
       return { noop: true, plan: computePlan(new Map(), new Map()), generation: currentId(env.root), failures: [] };
     }
     const d = decide();
+    const minFree = parseSize(graph?.selection?.settings.min_free_disk ?? DEFAULT_MIN_FREE_DISK)!;
+    if (opts.fetchOnly) {
+      // Pre-stage a release (the OTA installer): the generation is written only for its build contexts, then dropped.
+      const tmpId = Math.max(0, ...listGenerations(env.root).map((g) => g.id), d.active.id ?? 0) + 1;
+      writeGeneration(env.root, tmpId, files, { id: tmpId, time: new Date().toISOString(), manifestHash: manifestHash(inputs), treeHash: treeHash(next), state: "applied" });
+      try {
+        await preflight(env, genDir(env.root, tmpId), next);
+        await stageImages(env, genDir(env.root, tmpId), next, d.base.tree, minFree, "always");
+      } finally {
+        rmSync(genDir(env.root, tmpId), { recursive: true, force: true });
+      }
+      env.log("fetch-only: every image the new generation needs is local; nothing was switched");
+      return { noop: true, plan: d.plan, generation: d.active.id, failures: [] };
+    }
     if (d.noop) {
       // Nothing to switch, but a crash may have cut the last apply short before it pruned.
       if (d.active.id !== undefined) pruneGenerations(env, inputs.keep, d.active.id);
@@ -271,6 +291,8 @@ export async function apply(env: Env, inputs: Inputs, opts: { dryRun?: boolean; 
       writeGeneration(env.root, id, files, meta);
       try {
         await preflight(env, genDir(env.root, id), next);
+        // Every image present before anything stops (issue 15): a failed pull switches nothing.
+        await stageImages(env, genDir(env.root, id), next, base.tree, minFree, "always");
         // Before the switch, so a link that cannot be made leaves no never-activated generation behind.
         ensureStableLinks(env.root);
         // An adopted node's data must be there, no foreign container is replaced unseen, and the old
@@ -288,6 +310,8 @@ export async function apply(env: Env, inputs: Inputs, opts: { dryRun?: boolean; 
     const state: GenState = failures.length ? "failed" : otaPending(env.root) ? "pending" : "good";
     writeMeta(env.root, { ...meta, state, note: failures.length ? `failed: ${failures.map((f) => f.unit).join(", ")}` : undefined, fingerprint: inputFingerprint(inputs) });
     pruneGenerations(env, inputs.keep, id);
+    // With no release pending verification, a good apply ends superseded images (ota verify does it otherwise).
+    if (state === "good") await cleanupQuietly(env);
     return { noop: false, plan, generation: id, failures };
   });
 }
@@ -317,7 +341,9 @@ export async function rollback(env: Env, to?: number, opts: { markFailed?: strin
   return withLock(env, async () => {
     const cur = currentId(env.root);
     const gens = listGenerations(env.root);
-    const target = to ?? [...gens].reverse().find((g) => cur !== undefined && g.id < cur && g.state !== "failed")?.id;
+    const earlier = to ?? [...gens].reverse().find((g) => cur !== undefined && g.id < cur && g.state !== "failed")?.id;
+    // Generation 0 is no generation at all (an empty tree): `--to 0`, or past a takeover the first generation made (docs/adopt.md).
+    const target = earlier === undefined || earlier === 0 ? (await import("../adopt/preflight.js")).noGeneration(env.root, cur, earlier === 0) : earlier;
     if (target === undefined) throw new ApplyError("no earlier generation to roll back to");
     if (target === cur) throw new ApplyError(`generation ${target} is already current`);
     if (!readMeta(env.root, target)) throw new ApplyError(`generation ${target} does not exist (see: archy-quadlet generations)`, "invalid");
@@ -326,6 +352,8 @@ export async function rollback(env: Env, to?: number, opts: { markFailed?: strin
     const plan = computePlan(active.tree, next);
     env.log(`rollback ${cur ?? "-"} → ${target}\n${formatPlan(plan)}`);
     await preflight(env, genDir(env.root, target), next);
+    // Kept generations' images stay on disk: offline, this checks and fetches nothing.
+    await stageImages(env, genDir(env.root, target), next, active.tree, await recordedMinFree(env.root), "when-fetching");
     if (cur !== undefined) {
       const m = readMeta(env.root, cur);
       // Leaving a newer generation marks it failed, so reconcile (which recompiles the

@@ -74,7 +74,7 @@ export function buildProgram(): Command {
     .action(async (o) => (await import("./apply-cmds.js")).applyCmd(o));
 
   nodeOptions(program.command("rollback").description("switch back to an earlier generation and restart what differs"))
-    .option("--to <id>", "generation to switch to (default: the newest earlier one not marked failed)")
+    .option("--to <id>", "generation to switch to (default: the newest earlier one not marked failed; 0: no generation, every unit of ours stopped)")
     .addHelpText("after", examples(["archy-quadlet rollback", "archy-quadlet rollback --to 12"]))
     .action(async (o) => (await import("./apply-cmds.js")).rollbackCmd(o));
 

@@ -165,4 +165,46 @@ describe("takeover of the old system's units", () => {
     expect(calls[calls.length - 1]).toBe("systemctl enable --now first-boot-containers.service reconcile-containers.service");
     expect(existsSync(join(ws.root, "var/lib/archy-quadlet/takeover.json"))).toBe(false);
   });
+
+  it("a rollback past a takeover the first generation made goes to generation 0 (no generation): ours stop, the old units start again", async () => {
+    const ws = workspace();
+    mkdirSync(join(ws.root, "srv/legacy/btc"), { recursive: true });
+    mkdirSync(join(ws.root, "etc/systemd/system"), { recursive: true });
+    writeFileSync(join(ws.root, "etc/systemd/system/reconcile-containers.service"), "[Service]\nExecStart=/bin/true\n");
+    const sel = select(ws, "storage:\n  btc: { data: /srv/legacy/btc }\n");
+    await apply(testEnv(ws, node()), inputs(ws, { select: sel }));
+    expect(currentId(ws.root)).toBe(1);
+    const env = testEnv(ws, node());
+    const r = await rollback(env);
+    expect(r.failures).toEqual([]);
+    expect(r.generation).toBe(0);
+    expect(currentId(ws.root)).toBe(0);
+    const calls = show(env.adapter.calls);
+    expect(calls).toContain("systemctl stop btc.service");
+    expect(calls[calls.length - 1]).toBe("systemctl enable --now reconcile-containers.service");
+    // Nothing of ours is left in the active tree; the data was never touched.
+    expect(existsSync(join(ws.root, "etc/containers/systemd/archy/btc.container"))).toBe(false);
+    expect(existsSync(join(ws.root, "srv/legacy/btc"))).toBe(true);
+    expect(existsSync(join(ws.root, "var/lib/archy-quadlet/takeover.json"))).toBe(false);
+    // Applying again takes over again (a new generation, the record rewritten).
+    const env2 = testEnv(ws, node());
+    await apply(env2, inputs(ws, { select: sel }));
+    expect(show(env2.adapter.calls)).toContain("systemctl disable --now reconcile-containers.service");
+    expect(JSON.parse(readFileSync(join(ws.root, "var/lib/archy-quadlet/takeover.json"), "utf8"))).toEqual({ generation: 2, units: ["reconcile-containers.service"] });
+  });
+
+  it("without a takeover there is nothing before the first generation unless asked for (--to 0)", async () => {
+    const ws = workspace();
+    const sel = select(ws, "");
+    await apply(testEnv(ws, node()), inputs(ws, { select: sel }), { replaceForeign: ["btc"] });
+    const e = await refused(rollback(testEnv(ws, node())));
+    expect(e.message).toBe("no earlier generation to roll back to");
+    expect(currentId(ws.root)).toBe(1);
+    const env = testEnv(ws, node());
+    const r = await rollback(env, 0);
+    expect(r.failures).toEqual([]);
+    expect(currentId(ws.root)).toBe(0);
+    expect(show(env.adapter.calls)).toContain("systemctl stop btc.service");
+    expect(show(env.adapter.calls).filter((c) => c.includes("enable"))).toEqual([]);
+  });
 });
