@@ -3,6 +3,9 @@
 # systemd-nspawn: systemd 257 + podman 5.4 + a static busybox, node and nginx
 # from which the stand-in test images are made (test/e2e/standins).
 #
+# It also carries Debian's docker-registry (disabled; test/e2e/registry.e2e.ts
+# starts it on 127.0.0.1:5000 inside the guest's own network namespace).
+#
 # Usage: test/e2e/harness/rootfs.sh [DIR]     (default: .cache/e2e/rootfs)
 # Prints DIR on stdout; progress goes to stderr.
 #
@@ -41,6 +44,9 @@ exec 9>"$dir.lock"
 flock 9
 if is_complete "$dir"; then echo "$dir"; exit 0; fi
 
+# A machine booted with overlayfs has the rootfs as its lowerdir: a replaced
+# rootfs is deleted only once no mount uses it any more (a later build sweeps it).
+lower_in_use() { grep -qF "lowerdir=$dir," /proc/self/mountinfo; }
 # Undo anything debootstrap left mounted (proc, sys) before deleting, and never
 # cross into another file system while deleting.
 remove_tree() {
@@ -50,7 +56,9 @@ remove_tree() {
 base=$(basename "$dir")
 # Leftovers of an earlier build of this DIR that was killed (we hold the lock).
 for stale in "$parent/.$base.tmp."* "$parent/.$base.old."*; do
-  if [ -e "$stale" ]; then log "removing stale $stale"; remove_tree "$stale"; fi
+  [ -e "$stale" ] || continue
+  case "$stale" in *.old.*) if lower_in_use; then log "keeping $stale: a running machine may still use it"; continue; fi ;; esac
+  log "removing stale $stale"; remove_tree "$stale"
 done
 
 tmp=$(mktemp -d -p "$parent" ".$base.tmp.XXXXXX")
@@ -67,7 +75,7 @@ mkdir -p "$debs"
 log "debootstrap trixie into $tmp (~45 s cold here)"
 t0=$(date +%s)
 debootstrap --variant=minbase --cache-dir="$debs" \
-  --include=systemd,systemd-sysv,dbus,podman,busybox-static,iproute2,netavark,aardvark-dns,crun,conmon,nftables,iptables,nodejs,nginx,curl,jq,tor \
+  --include=systemd,systemd-sysv,dbus,podman,busybox-static,iproute2,netavark,aardvark-dns,crun,conmon,nftables,iptables,nodejs,nginx,curl,jq,tor,docker-registry \
   trixie "$tmp" "$mirror" >&2
 log "debootstrap done in $(($(date +%s) - t0)) s"
 
@@ -85,6 +93,33 @@ rm -f "$tmp"/usr/lib/systemd/system/tor.service "$tmp"/usr/lib/systemd/system/to
 rm -rf "$tmp"/etc/systemd/system/tor.service.wants "$tmp"/usr/lib/systemd/system/tor.service.d
 # and its SysV script, which systemd-sysv-generator would turn into a tor.service
 rm -f "$tmp"/etc/init.d/tor "$tmp"/etc/rc?.d/[SK]??tor
+# The e2e's image registry (Debian's docker-registry, the distribution registry
+# 2.x): off by default, so the other suites' guests do not run it; registry.e2e.ts
+# starts it. It listens on the guest's own loopback only, and podman may use it
+# over plain HTTP.
+rm -f "$tmp/etc/systemd/system/multi-user.target.wants/docker-registry.service"
+[ -x "$tmp/usr/bin/docker-registry" ] || { log "docker-registry did not provide /usr/bin/docker-registry"; exit 1; }
+install -d "$tmp/etc/docker/registry"
+cat >"$tmp/etc/docker/registry/config.yml" <<'EOF'
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: /var/lib/docker-registry
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:5000
+  headers:
+    X-Content-Type-Options: [nosniff]
+EOF
+install -d "$tmp/etc/containers/registries.conf.d"
+cat >"$tmp/etc/containers/registries.conf.d/50-archy-e2e-registry.conf" <<'EOF'
+[[registry]]
+location = "127.0.0.1:5000"
+insecure = true
+EOF
 # debootstrap copied the host's hostname; boot() sets the machine name.
 echo archy-e2e >"$tmp/etc/hostname"
 # Empty machine-id: systemd generates a transient one per boot.
@@ -136,7 +171,7 @@ if [ -e "$dir" ]; then
   old=$(mktemp -d -p "$parent" ".$base.old.XXXXXX")
   mv "$dir" "$old/"
   mv "$tmp" "$dir"
-  remove_tree "$old"
+  if lower_in_use; then log "keeping the replaced rootfs in $old: a running machine uses it"; else remove_tree "$old"; fi
 else
   mv "$tmp" "$dir"
 fi
