@@ -1,11 +1,14 @@
-// adopt against recorded podman JSON (test/adopt/fixtures/podman-5.4, see its README) and a
+// adopt against podman 5.4's JSON captured in the e2e guest (test/adopt/fixtures/podman-5.4, see its README) and a
 // temp root holding the legacy data dirs and configs. Proves: matching by name and by image,
 // the storage proposal, unmapped mounts, fresh volumes, legacy bitcoin.conf/lnd.conf import,
 // the write (comments kept, passwords into the store 0600, never printed), and every refusal.
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { execFileSync } from "node:child_process";
+import { pathToFileURL } from "node:url";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { writeOverlay } from "../e2e/overlay.js";
 import { RecordingAdapter, type RecordedCall } from "../../src/apply/adapter.js";
 import { adopt, type AdoptOptions } from "../../src/adopt/adopt.js";
 import { compile } from "../../src/plan/inputs.js";
@@ -16,7 +19,12 @@ import { Failure } from "../../src/outcome.js";
 import { text } from "../../src/cli/adopt.js";
 
 const FIX = join(import.meta.dirname, "fixtures", "podman-5.4");
-const MANIFESTS = join(import.meta.dirname, "..", "..", "manifests");
+// The catalog as the e2e guest ran it when the fixtures were captured: each image a local stand-in
+// (test/e2e/overlay.ts changes only `image:`), so matching by image repository sees the same names.
+const MANIFESTS = mkdtempSync(join(tmpdir(), "archy-adopt-manifests-"));
+chmodSync(MANIFESTS, 0o755); // readable by the unprivileged uid of the unreadable-config test
+writeOverlay(MANIFESTS, { apps: ["bitcoin-knots", "lnd", "electrumx"] });
+afterAll(() => rmSync(MANIFESTS, { recursive: true, force: true }));
 const fixture = (n: string) => readFileSync(join(FIX, n), "utf8");
 const LEGACY_PW = "Legacy-Pa55word_x";
 const FOREIGN = "sparrow:5ad1b7c1c0ffee0123456789abcdef01$" + "c".repeat(64);
@@ -124,6 +132,14 @@ describe("adopt: the proposal", () => {
     expect(JSON.stringify(r)).not.toContain(LEGACY_PW);
     expect(text(r, false)).not.toContain(LEGACY_PW);
     expect(r.diff).toContain("+  bitcoin_network: testnet # default");
+  });
+
+  it("on the node after adopt and apply (captured): the units' containers are never adopted again; only the old electrumx is left", async () => {
+    const n = node({ ps: fixture("ps-adopted.json"), inspect: fixture("inspect-adopted.json"), selection: WITH_ELECTRUMX });
+    const r = await adopt(n.adapter, n.opts());
+    expect(r.matched.map((m) => `${m.container}←${m.legacy} by ${m.by} (${m.state})`)).toEqual(["electrumx←electrumx-old by image (exited)"]);
+    expect(r.storage).toEqual({ electrumx: { db: "/srv/legacy/electrumx" } });
+    expect(r.unmapped_mounts).toEqual([]);
   });
 
   it("on a node without containers: an empty proposal, nothing written", async () => {
@@ -237,7 +253,7 @@ describe("adopt refuses, writing nothing", () => {
   it("two existing containers matching one manifest container (exit 2)", async () => {
     const e = await refusal(node({ selection: WITH_ELECTRUMX, ps: fixture("ps-ambiguous.json"), inspect: fixture("inspect-ambiguous.json") }));
     expect(e.kind).toBe("invalid");
-    expect(e.message).toContain(`container "electrumx" (app electrumx) matches 2 existing containers by image docker.io/lukechilds/electrumx: "electrumx-a", "electrumx-b"`);
+    expect(e.message).toContain(`container "electrumx" (app electrumx) matches 2 existing containers by image localhost/standin/lukechilds/electrumx: "electrumx-a", "electrumx-b"`);
   });
 
   it("two apps claiming one path (exit 2)", async () => {
@@ -259,10 +275,37 @@ describe("adopt refuses, writing nothing", () => {
     expect(e3.diagnostics.map((d) => `${d.line}: ${d.message}`)).toEqual(["2: file is not valid UTF-8"]);
   });
 
-  it.skipIf(process.getuid?.() === 0)("an unreadable legacy config (exit 2, names the file)", async () => {
+  it("an unreadable legacy config (exit 2, names the file): adopt run by a user who cannot read it", async () => {
     const n = node();
-    chmodSync(join(n.root, "srv/legacy/bitcoin/bitcoin.conf"), 0o000);
-    const e = (await refusal(n)) as UserError;
-    expect(e.message).toContain("bitcoin.conf: cannot read: permission denied (run adopt as root)");
+    const conf = join(n.root, "srv/legacy/bitcoin/bitcoin.conf");
+    chmodSync(conf, 0o000);
+    const before = readFileSync(n.select, "utf8");
+    let got: { kind?: string; message?: string; uid?: number };
+    if (process.getuid?.() === 0) {
+      // Root reads any file: run the same adopt as an unprivileged uid (the node's admin without sudo).
+      const dir = dirname(n.root);
+      execFileSync("chown", ["-R", "65534:65534", dir]);
+      const arg = JSON.stringify({ opts: n.opts({ write: true }), ps: join(FIX, "ps.json"), inspect: join(FIX, "inspect.json"), volumes: { "lnd-legacy": join(FIX, "volume-lnd-legacy.json") } });
+      const hbs = pathToFileURL(join(import.meta.dirname, "..", "..", "scripts", "hbs-register.mjs")).href;
+      const child = join(import.meta.dirname, "adopt-as-user.child.ts");
+      const stdout = execFileSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "--import", "tsx", "--import", hbs, child, arg], {
+        cwd: join(import.meta.dirname, "..", ".."),
+        env: { ...process.env, HOME: dir },
+        encoding: "utf8",
+      });
+      got = JSON.parse(stdout);
+      expect(got.uid).toBe(65534);
+    } else {
+      const e = await adopt(n.adapter, n.opts({ write: true })).then(
+        () => undefined,
+        (x: unknown) => x,
+      );
+      expect(e).toBeInstanceOf(UserError);
+      got = { kind: (e as UserError).kind, message: (e as UserError).message };
+    }
+    expect(got.kind).toBe("invalid");
+    expect(got.message).toContain(`${conf}: error: cannot read: permission denied (run adopt as root)`);
+    expect(readFileSync(n.select, "utf8")).toBe(before);
+    expect(() => statSync(n.secrets)).toThrow();
   });
 });
