@@ -1,8 +1,10 @@
 // Derived configs: a pure function of (graph, secrets) → files + what each
 // container mounts. Every credential comes from one canonical secret per
-// consuming app, so bitcoin.conf and its consumers can never disagree.
+// consuming app, so bitcoin.conf and its consumers can never disagree;
+// bitcoin.conf lists every consumer of the catalog, so the selection never changes it.
 import { createHash } from "node:crypto";
 import type { Graph, ContainerNode } from "../graph/graph.js";
+import type { LoadedApp } from "../manifest/read.js";
 import { cmp, type Diagnostic } from "../manifest/diagnostics.js";
 import { RPC_ENV_VALUES, type ConfigEntry, type ConfigKind, NETWORK_SCHEMES } from "../manifest/schema.js";
 import { CONFIG_ROOT, NETWORK, header, type ContainerConfigs, type OutputFile } from "../lower/lower.js";
@@ -83,17 +85,22 @@ export function deriveConfigs(g: Graph, secrets: SecretSource, diags: Diagnostic
   const providerId = g.roles.get(BITCOIN_ROLE);
   const bitcoinHost = providerId ? bitcoinContainer(g, providerId) : undefined;
   const consumers = g.apps.filter((a) => a.app.bitcoin_rpc).sort((a, b) => cmp(a.app.id, b.app.id));
+  // bitcoin.conf carries an rpcauth line for every consumer in the catalog, selected or
+  // not: installing or removing one never changes bitcoind's inputs, so never restarts it.
+  // An unselected consumer's password exists only in the secrets store until it is installed.
+  const rpcUsers = g.catalog.filter((a) => a.app.bitcoin_rpc).sort((a, b) => cmp(a.app.id, b.app.id));
   const rpcPort = String(settingValue(g.settings, providerId, "rpc_port") ?? RPC_PORT);
   if (rpcPort !== String(RPC_PORT)) checkFixedRpcPort(g, rpcPort, diags);
 
-  const creds = new Map<string, string>();
   for (const c of consumers) {
-    if (!providerId) {
-      diags.push({ file: c.file, path: "bitcoin_rpc", message: `app "${c.app.id}" consumes Bitcoin RPC, but no bitcoin implementation (role "${BITCOIN_ROLE}", e.g. bitcoin-knots or bitcoin-core) is selected` });
-      continue;
+    if (!providerId) diags.push({ file: c.file, path: "bitcoin_rpc", message: `app "${c.app.id}" consumes Bitcoin RPC, but no bitcoin implementation (role "${BITCOIN_ROLE}", e.g. bitcoin-knots or bitcoin-core) is selected` });
+  }
+  const creds = new Map<string, string>();
+  if (providerId) {
+    for (const c of rpcUsers) {
+      const pass = secrets.get(rpcSecretName(c.app.id), diags);
+      if (pass) creds.set(c.app.id, pass);
     }
-    const pass = secrets.get(rpcSecretName(c.app.id), diags);
-    if (pass) creds.set(c.app.id, pass);
   }
 
   const files = new Map<string, OutputFile>();
@@ -110,7 +117,7 @@ export function deriveConfigs(g: Graph, secrets: SecretSource, diags: Diagnostic
       // The env files' variables are chosen per container, so they are per container too.
       const name = e.kind === "bitcoin-rpc.env" || e.kind === "app.env" ? `${e.kind.slice(0, -4)}-${n.key}.env` : FILE_NAME[e.kind];
       const rel = `${CONFIG_ROOT.slice(1)}/${n.app.id}/${name}`;
-      const made = makeConfig(e, n, { g, net, creds, secrets, bitcoinHost, consumers: consumers.map((c) => c.app.id), ips, rpcPort }, where, diags);
+      const made = makeConfig(e, n, { g, net, creds, secrets, bitcoinHost, rpcUsers, ips, rpcPort }, where, diags);
       if (!made) return;
       add({ path: rel, content: made.content, mode: made.secret ? 0o600 : 0o644, source: n.file, secret: made.secret });
       hash.update(`${rel}\0${made.content}\0`);
@@ -152,7 +159,8 @@ interface Ctx {
   creds: Map<string, string>;
   secrets: SecretSource;
   bitcoinHost?: string;
-  consumers: string[];
+  /** Every Bitcoin RPC consumer of the catalog, selected or not: bitcoin.conf's rpcauth users. */
+  rpcUsers: LoadedApp[];
   /** Stable addresses for Tor's targets (src/lower/ip.ts); set only with tor selected. */
   ips: Map<string, string>;
   /** bitcoind's RPC port (the provider's rpc_port setting). */
@@ -226,11 +234,12 @@ function makeConfig(entry: ConfigEntry, n: ContainerNode, ctx: Ctx, where: { fil
     const whitelists: string[] = [];
     const deprecated = new Set<string>();
     let whitebind = false;
-    for (const id of ctx.consumers) {
+    for (const { app } of ctx.rpcUsers) {
+      const id = app.id;
       const pass = ctx.creds.get(id);
       if (!pass) continue;
       rpc.push(rpcauthLine(id, pass));
-      const spec = ctx.g.apps.find((a) => a.app.id === id)!.app.bitcoin_rpc!;
+      const spec = app.bitcoin_rpc!;
       const wl = spec.whitelist;
       if (wl?.length) whitelists.push(`rpcwhitelist=${id}:${[...new Set(wl)].sort(cmp).join(",")}`);
       for (const d of spec.deprecatedrpc ?? []) deprecated.add(d);

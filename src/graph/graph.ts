@@ -19,6 +19,8 @@ export interface ContainerNode {
 
 export interface Graph {
   apps: LoadedApp[];
+  /** The whole catalog, selected or not: inputs that must not depend on the selection (bitcoin.conf's rpcauth lines). */
+  catalog: LoadedApp[];
   /** Containers in dependency order (dependencies first), ties broken by name. */
   containers: ContainerNode[];
   byName: Map<string, ContainerNode>;
@@ -168,7 +170,7 @@ export function buildGraph(all: LoadedApp[], selection: Selection | undefined, s
   }
   if (diags.length > start) return undefined;
 
-  return { apps, containers: topoOrder(nodes, byName), byName, roles, appDeps, selection };
+  return { apps, catalog: all, containers: topoOrder(nodes, byName), byName, roles, appDeps, selection };
 }
 
 /** Iterative DFS; returns the first cycle found as a closed path (a → b → a). */

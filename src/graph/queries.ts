@@ -12,10 +12,23 @@ export interface AppEdge {
   dep: AppDependency;
 }
 
-/** Containers something waits on with `condition: healthy` (their units report ready only once healthy). */
+/**
+ * Containers something waits on with `condition: healthy` (their units report ready only
+ * once healthy: Notify=healthy). "Something" is any app of the catalog, selected or not,
+ * whose dependency would resolve to this one: installing or removing that app must not
+ * change the provider's unit (and so restart it).
+ */
 export function healthGated(g: Graph): Set<string> {
   const out = new Set<string>();
   for (const n of g.containers) for (const d of n.deps) if (d.dep.condition === "healthy") out.add(d.to);
+  const selected = new Set(g.apps.map((a) => a.app.id));
+  for (const { app } of g.catalog) {
+    for (const [name, dep] of Object.entries(app.dependencies ?? {})) {
+      const target = selected.has(name) ? name : g.roles.get(name);
+      if (dep.condition !== "healthy" || !target || target === app.id) continue;
+      for (const n of g.containers) if (n.app.id === target) out.add(n.name);
+    }
+  }
   return out;
 }
 

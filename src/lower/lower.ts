@@ -10,6 +10,7 @@ export { UNIT_DIR, CONFIG_ROOT, DATA_ROOT } from "./paths.js";
 import { CONFIG_ROOT, DATA_ROOT } from "./paths.js";
 import { resolveSource, volumeSource } from "../adopt/storage.js";
 import { DYNAMIC_RANGE } from "./ip.js";
+import { healthGated as gatedContainers } from "../graph/queries.js";
 export const NETWORK = { name: "archy", subnet: "10.89.0.0/24", gateway: "10.89.0.1", hostAlias: "host.archipelago" } as const;
 
 /** Apps allowed to bind absolute host paths (they must also say `system: true`). */
@@ -17,6 +18,7 @@ export const SYSTEM_APPS: ReadonlySet<string> = new Set(["netdata"]);
 
 // Pulls and builds on a slow node take minutes; systemd's 90 s default kills them.
 const START_TIMEOUT = "15min";
+const SYSTEMCTL = "/usr/bin/systemctl";
 const DEFAULT_PIDS_LIMIT = 4096;
 const DEFAULT_UI_MEMORY = "256m";
 
@@ -106,8 +108,14 @@ function lowerContainer(n: ContainerNode, g: Graph, opts: LowerOptions, healthGa
   const u = new UnitFile(`${n.name}.container`, header(n.file));
   const unit = u.section("Unit");
   unit.text("Description", `${n.app.name} (${n.name})`);
-  for (const d of [...n.deps].sort((a, b) => cmp(a.to, b.to))) {
-    unit.single(d.dep.optional ? "Wants" : "Requires", `${d.to}.service`);
+  // Wants= + After=: starting this unit starts its providers first and waits for their start
+  // jobs (a Notify=healthy provider's completes when it is healthy). Never Requires= or
+  // Requisite=: systemd propagates an explicit stop or restart of the provider along those
+  // (RequiredBy/RequisiteOf carry PROPAGATE_STOP and PROPAGATE_RESTART), so restarting
+  // bitcoind would restart every consumer. Wants= propagates nothing back (README.md).
+  const deps = [...n.deps].sort((a, b) => cmp(a.to, b.to));
+  for (const d of deps) {
+    unit.single("Wants", `${d.to}.service`);
     unit.single("After", `${d.to}.service`);
   }
 
@@ -165,6 +173,11 @@ function lowerContainer(n: ContainerNode, g: Graph, opts: LowerOptions, healthGa
   svc.single("Restart", "always");
   svc.single("RestartSec", "10s");
   svc.single("TimeoutStartSec", c.start_timeout ? `${c.start_timeout}s` : START_TIMEOUT);
+  // The start gate Requires= gave: a required provider that failed to start (or is stopped)
+  // fails this start, and Restart= tries again every RestartSec (ordered after the provider's
+  // own start job, which its Wants= pulls in again), never running against a dead provider.
+  // One line per provider: `systemctl is-active a b` succeeds when any one of them is active.
+  for (const r of new Set(deps.filter((d) => !d.dep.optional).map((d) => `${d.to}.service`))) svc.words("ExecStartPre", [SYSTEMCTL, "is-active", "--quiet", r]);
   // podman refuses a bind mount whose source is missing: create data dirs (never recursive chown).
   // A mapped (adopted) directory or volume is someone's data: it must exist already (apply checks), never created here.
   const created = (c.volumes ?? []).filter((v) => !v.source.startsWith("/") && !v.app && resolveSource(g.selection, n.app.id, v.source).kind === "default");
@@ -188,8 +201,7 @@ export interface LoweredUnit {
 }
 
 export function lower(g: Graph, opts: LowerOptions, diags: Diagnostic[]): LoweredUnit[] {
-  const healthGated = new Set<string>();
-  for (const n of g.containers) for (const d of n.deps) if (d.dep.condition === "healthy") healthGated.add(d.to);
+  const healthGated = gatedContainers(g);
 
   const out: LoweredUnit[] = [{ unit: networkUnit(), file: "archy.network", path: "", kind: "network" }];
   for (const n of g.containers) {
