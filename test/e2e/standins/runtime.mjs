@@ -15,7 +15,7 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, request as httpRequest } from "node:http";
 import { connect, createServer } from "node:net";
-import { join } from "node:path";
+import { join, resolve as resolvePath } from "node:path";
 
 const contract = existsSync("/standin/contract.json") ? JSON.parse(readFileSync("/standin/contract.json", "utf8")) : {};
 const [role, ...args] = process.argv.slice(2);
@@ -208,6 +208,15 @@ const roles = {
   /** bitcoind: RPC with rpcauth/cookie/whitelist/allowip checks, P2P and ZMQ ports. */
   async bitcoind(argv) {
     const s = bitcoinSettings(argv);
+    // bitcoind >= 25 (common/init.cpp InitConfig): a bitcoin.conf in the datadir that -conf leaves
+    // unused is a startup error unless allowignoredconf (command line or the -conf file) — an adopted
+    // node keeps the old orchestrator's bitcoin.conf there.
+    const confArg = flag(argv, "-conf");
+    const shadowed = join(s.datadir, "bitcoin.conf");
+    const allowIgnored = argv.includes("-allowignoredconf") || ["1", ""].includes(flag(argv, "-allowignoredconf", "0")) || s.get("allowignoredconf").at(-1) === "1";
+    if (confArg && existsSync(shadowed) && resolvePath(confArg) !== resolvePath(shadowed) && !allowIgnored) {
+      die(`Data directory "${s.datadir}" contains a "bitcoin.conf" file which is ignored, because a different configuration file "${confArg}" from command line argument "-conf=${confArg}" is being used instead. - Set allowignoredconf=1 option to treat this condition as a warning, not an error.`);
+    }
     mustWriteDir(s.netdir);
     const cookie = `__cookie__:${randomBytes(32).toString("hex")}`;
     writeFileSync(join(s.netdir, ".cookie"), cookie, { mode: 0o600 });
