@@ -113,7 +113,7 @@ export function formatExplain(r: ExplainReport): string {
   o.push("", "Dependencies");
   // `as` names the depended-on app (or its role) as the dependent's manifest writes it.
   const dep = (d: { app: string; as: string; condition: string; optional: boolean; containers: string[] | null }, owner: string, target: string) =>
-    `${d.app}${d.as !== target ? ` (via role ${d.as})` : ""}  ${d.condition === "healthy" ? "healthy: waits until it reports healthy" : "started: ordering only"}${d.optional ? "; optional (Wants=)" : "; required (Requires=)"}${d.containers ? `; only for ${owner} ${d.containers.join(", ")}` : ""}`;
+    `${d.app}${d.as !== target ? ` (via role ${d.as})` : ""}  ${d.condition === "healthy" ? "healthy: waits until it reports healthy" : "started: ordering only"}${d.optional ? "; optional (Wants=)" : "; required (Wants= + a start gate: is-active)"}${d.containers ? `; only for ${owner} ${d.containers.join(", ")}` : ""}`;
   o.push(`  requires:${r.dependencies.requires.length ? "" : " nothing"}`);
   for (const d of r.dependencies.requires) o.push(`    ${dep(d, "container", d.app)}`);
   o.push(`  required by:${r.dependencies.requiredBy.length ? "" : " nothing"}`);
@@ -124,7 +124,7 @@ export function formatExplain(r: ExplainReport): string {
     for (const d of inner) o.push(`    ${d.from} → ${d.container}  ${d.condition === "healthy" ? "healthy" : "started"}${d.optional ? ", optional" : ""}`);
   }
   o.push(`  start order: ${r.dependencies.startOrder.join(" → ")}`);
-  o.push(`  stopping or restarting it also stops or restarts: ${r.dependencies.stopsWith.join(", ") || "nothing else"}`);
+  o.push("  stopping or restarting it stops or restarts nothing else (Wants=, not Requires=; a dependent waits for it when the dependent starts)");
 
   o.push("", "Derived files");
   const files = r.containers.flatMap((c) => c.files.map((f) => ({ c: c.name, ...f })));

@@ -1,5 +1,5 @@
 // Questions about a built graph that explain (and anything else) asks: who waits
-// for whose health, what starts before an app, what stops with it.
+// for whose health, what starts before an app.
 import { cmp } from "../manifest/diagnostics.js";
 import type { AppDependency } from "../manifest/schema.js";
 import type { Graph } from "./graph.js";
@@ -61,21 +61,4 @@ export function startOrder(g: Graph, appId: string): string[] {
   const order: string[] = [];
   for (const n of g.containers) if (need.has(n.app.id) && !order.includes(n.app.id)) order.push(n.app.id);
   return order;
-}
-
-/** Apps that require this one through Requires= chains (stop/restart propagates to them). */
-export function stopsWith(g: Graph, appId: string): string[] {
-  const out = new Set<string>();
-  const stack = [appId];
-  while (stack.length > 0) {
-    const cur = stack.pop()!;
-    for (const [id, deps] of g.appDeps) {
-      if (out.has(id) || id === appId) continue;
-      if (deps.some((d) => d.id === cur && !d.dep.optional)) {
-        out.add(id);
-        stack.push(id);
-      }
-    }
-  }
-  return [...out].sort(cmp);
 }

@@ -74,7 +74,7 @@ const execCommand = z.array(execWord).min(1, "command must have at least one wor
 
 export const dependencySchema = z.strictObject({
   condition: z.enum(["started", "healthy"]).default("started").describe("started: ordering only; healthy: wait until its health check passes"),
-  optional: z.boolean().default(false).describe("optional dependencies become Wants=, required ones Requires="),
+  optional: z.boolean().default(false).describe("optional dependencies only order and pull in (Wants=, After=); required ones also gate the start: it runs only while the provider is active (never Requires=, which would propagate the provider's restarts)"),
 });
 
 // Settings (docs/settings.md): typed values an owner chooses in the selection's

@@ -6,7 +6,7 @@ import { CONTAINERS_CONF_DROPIN, BITCOIN_ROLE, rpcSecretName } from "../configs/
 import { UNIT_DIR, NETWORK, buildContextDir, buildUnitName, imageTag, type ContainerConfigs, type OutputFile } from "../lower/lower.js";
 import { cmp } from "../manifest/diagnostics.js";
 import type { ContainerNode, Graph } from "../graph/graph.js";
-import { healthGated, requiredBy, requires, startOrder, stopsWith, type AppEdge } from "../graph/queries.js";
+import { healthGated, requiredBy, requires, startOrder, type AppEdge } from "../graph/queries.js";
 import { canonicalArgv } from "../unit/exec.js";
 import { torNode } from "../configs/tor.js";
 import { resolveSource } from "../adopt/storage.js";
@@ -22,7 +22,7 @@ export interface QuadletView {
 }
 
 export interface RestartTrigger {
-  kind: "unit" | "image" | "config" | "build" | "dependency" | "network";
+  kind: "unit" | "image" | "config" | "build" | "network";
   /** File (absolute on the node), unit or service the trigger is about. */
   what: string;
   detail: string;
@@ -69,8 +69,6 @@ export interface ExplainReport {
     requiredBy: ExplainedDependency[];
     /** Apps this one needs, transitively, in start order, ending with this app. */
     startOrder: string[];
-    /** Apps stopped or restarted with this one (Requires= propagates; Wants= does not). */
-    stopsWith: string[];
   };
   notRestartedBy: string[];
   /** For an app with `onion` entries (else null): whether tor is selected (else they are inert) and what they become. */
@@ -165,7 +163,7 @@ export function explainReport(appId: string, g: Graph, files: OutputFile[], conf
     app: { id: app.id, name: app.name, version: app.version, kind: app.kind, description: app.description, manifest: loaded.file, provides: app.provides?.role ?? null },
     quadlet: { status: q.status, bin: q.bin, message: q.message },
     containers,
-    dependencies: { requires: requires(g, appId).map(dependency), requiredBy: requiredBy(g, appId).map(dependency), startOrder: startOrder(g, appId), stopsWith: stopsWith(g, appId) },
+    dependencies: { requires: requires(g, appId).map(dependency), requiredBy: requiredBy(g, appId).map(dependency), startOrder: startOrder(g, appId) },
     notRestartedBy: [`/${CONTAINERS_CONF_DROPIN} (read by podman when a container next starts)`],
     ...onionView(g, appId),
   };
@@ -199,10 +197,7 @@ function restartTriggers(n: ContainerNode, files: ExplainedContainer["files"], b
     t.push({ kind: "image", what: n.spec.image!, detail: "a different image reference changes the unit; the same tag is never re-pulled" });
   }
   for (const f of files) t.push({ kind: "config", what: f.path, detail: f.envFile ? "derived environment file changes" : `derived file changes (mounted at ${f.mount})` });
-  for (const d of [...n.deps].sort((a, b) => cmp(a.to, b.to))) {
-    if (d.dep.optional) continue;
-    t.push({ kind: "dependency", what: `${d.to}.service`, detail: "a required unit is restarted or stopped (systemd Requires= propagates)" });
-  }
+  // A provider's restart is not among them: dependencies are Wants= (README.md).
   t.push({ kind: "network", what: `/${UNIT_DIR}/${NETWORK.name}.network`, detail: "the shared network definition changes (every container stops, the network is recreated)" });
   return t;
 }
