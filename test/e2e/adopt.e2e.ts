@@ -64,6 +64,8 @@ async function identity(path: string, inContainer?: string): Promise<{ sha256: s
 }
 
 let lndMarker = "";
+/** The legacy containers' ids: quadlet's --replace must remove exactly these. */
+const legacyIds: Record<string, string> = {};
 let before: { btc: { sha256: string; inode: string }; lnd: { sha256: string; inode: string } };
 
 /** podman's JSON for the fixtures: written to the artifacts, and to the fixtures with CAPTURE_FIXTURES=1. */
@@ -162,6 +164,7 @@ describe("adopting a node the old orchestrator set up (podman 5.4, systemd 257)"
     await sh(`systemctl daemon-reload && systemctl enable --now ${LEGACY_UNIT}`);
     expect(await isActive(machine(), LEGACY_UNIT)).toBe("active");
     before = { btc: await identity(MARKER), lnd: await identity(lndMarker) };
+    for (const n of ["bitcoin-knots", "lnd"]) legacyIds[n] = (await sh(`podman inspect ${n} --format '{{.Id}}'`)).trim();
     expect(before.btc.sha256).toBe(await identity(`/data/blocks/marker`, "bitcoin-knots").then((x) => x.sha256));
 
     // podman 5.4's own JSON of this node: the adopt unit tests' fixtures.
@@ -226,6 +229,9 @@ describe("adopting a node the old orchestrator set up (podman 5.4, systemd 257)"
     ] as const) {
       const c = JSON.parse(await sh(`podman container inspect ${name}`))[0];
       expect(c.Config.Labels.PODMAN_SYSTEMD_UNIT, name).toBe(`${name}.service`);
+      // The legacy container of that name was replaced (quadlet's --replace), not renamed or kept.
+      expect(c.Id, name).not.toBe(legacyIds[name]);
+      expect((await shTry(`podman container exists ${legacyIds[name]}`)).code, name).toBe(1);
       expect(c.State.Running, name).toBe(true);
       expect(c.Mounts.find((x: { Destination: string }) => x.Destination === "/data"), name).toMatchObject(mount);
       expect(c.Mounts.map((x: { Destination: string }) => x.Destination), name).not.toContain("/backup");
@@ -273,7 +279,9 @@ describe("adopting a node the old orchestrator set up (podman 5.4, systemd 257)"
     expect(await isActive(machine(), LEGACY_UNIT)).toBe("active");
     expect((await shTry(`systemctl is-enabled ${LEGACY_UNIT}`)).stdout.trim()).toBe("enabled");
     for (const u of ["bitcoin-knots.service", "lnd.service"]) expect(await isActive(machine(), u), u).not.toBe("active");
-    expect((await sh("podman ps --format '{{.Names}}'")).split("\n")).not.toContain("bitcoin-knots");
+    // Stopping the units removed their containers: the names are free for the old system again.
+    const names = (await sh("podman ps -a --format '{{.Names}}'")).trim().split("\n");
+    expect(names.sort()).toEqual(["electrumx-old", "random"]);
     const gens = JSON.parse(await sh("archy-quadlet generations --json")).generations;
     expect(gens.find((g: { current: boolean }) => g.current).id).toBe(0);
     expect(await identity(MARKER)).toEqual(before.btc);
