@@ -99,7 +99,8 @@ export async function adopt(adapter: SystemAdapter, o: AdoptOptions): Promise<Ad
 
   // Settings and credentials from the legacy configs.
   const diags: Diagnostic[] = [];
-  const catalogUsers = new Set(g.apps.filter((a) => a.app.bitcoin_rpc).map((a) => a.app.id));
+  // Every catalog consumer, selected or not: bitcoin.conf carries each one's generated rpcauth line.
+  const catalogUsers = new Set(g.catalog.filter((a) => a.app.bitcoin_rpc).map((a) => a.app.id));
   const provider = g.roles.get("bitcoin");
   const notCarried: NotCarried[] = [];
   let network: Network | undefined;
