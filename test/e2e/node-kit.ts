@@ -11,7 +11,7 @@ import { containerName } from "../../src/graph/graph.js";
 import type { App } from "../../src/manifest/schema.js";
 import type { Machine } from "./harness/machine.js";
 import { CATALOG, writeOverlay, writeSelection, type OverlayOptions } from "./overlay.js";
-import { buildStandins } from "./standins/images.js";
+import { buildStandins, publishStandins, type StandinSpec } from "./standins/images.js";
 
 export const REPO = join(import.meta.dirname, "../..");
 export const MANIFESTS = "/usr/share/archy/manifests";
@@ -36,19 +36,29 @@ export interface Release extends OverlayOptions {
   settings?: Record<string, unknown>;
   /** The selection's app_settings (typed per-app settings, keyed by app id or role). */
   appSettings?: Record<string, Record<string, unknown>>;
+  /** With `registry`: apps whose images are not pushed (a tag the registry does not have). */
+  unpublished?: string[];
 }
 
-/** Write a release's manifests + selection into the guest and build the stand-in images it needs. */
-export async function stage(m: Machine, r: Release): Promise<{ buildMs: number; dir: string }> {
+/**
+ * Write a release's manifests + selection into the guest and build the stand-in images it
+ * needs; with `registry`, the pulled ones are pushed there instead of being kept local.
+ */
+export async function stage(m: Machine, r: Release): Promise<{ buildMs: number; dir: string; specs: StandinSpec[] }> {
   const dir = mkdtempSync(join(tmpdir(), "archy-release-"));
   try {
     const specs = writeOverlay(join(dir, "manifests"), r);
     writeSelection(join(dir, "selection.yaml"), r.apps, r.settings, r.appSettings);
+    // Images first: the node's reconcile path unit may act on the manifests as soon as they land.
+    const t0 = Date.now();
+    const inRegistry = (ref: string) => r.registry !== undefined && ref.startsWith(`${r.registry}/`);
+    await buildStandins(m, specs.filter((s) => !inRegistry(s.ref)));
+    if (r.registry) await publishStandins(m, specs.filter((s) => inRegistry(s.ref) && !r.unpublished?.includes(s.app ?? "")), r.registry);
+    const buildMs = Date.now() - t0;
     await m.exec(`rm -rf ${MANIFESTS} && mkdir -p ${MANIFESTS} /etc/archy-quadlet`);
     await m.copyIn(join(dir, "manifests"), MANIFESTS);
     await m.copyIn(join(dir, "selection.yaml"), SELECTION);
-    const buildMs = await buildStandins(m, specs);
-    return { buildMs, dir: join(dir, "manifests") };
+    return { buildMs, dir: join(dir, "manifests"), specs };
   } finally {
     // the caller may inspect dir/manifests before this is removed by the OS; keep it small
     setTimeout(() => rmSync(dir, { recursive: true, force: true }), 60_000).unref();

@@ -27,16 +27,23 @@ export interface OverlayOptions {
   uiPatch?: Record<string, string>;
   /** Stand-in behaviour per app id (baked into a differently tagged image). */
   standin?: Record<string, StandinOptions>;
+  /**
+   * Registry the pulled stand-ins are published to (the guest's own, "127.0.0.1:5000"):
+   * `image:` names them there instead of localhost/, so apply has to pull them. The UI
+   * builds' base images stay local (their Containerfiles are the catalog's own).
+   */
+  registry?: string;
 }
 
 /** A UI release whose web root is mode 700 under another owner: nginx cannot serve it. */
 export const BAD_UI_PATCH = "RUN chown -R 1000:1000 /usr/share/nginx/html && chmod 700 /usr/share/nginx/html\n";
 
-/** Local reference of the stand-in for `image` (options make a distinct tag). */
-export function standinRef(image: string, options?: StandinOptions): string {
+/** Reference of the stand-in for `image`: local, or in `registry` (options make a distinct tag). */
+export function standinRef(image: string, options?: StandinOptions, registry = "localhost"): string {
   const path = repoOf(image).replace(/^[^/]+\//, "");
-  const suffix = options?.readyAfterSec !== undefined ? `-ready${options.readyAfterSec}` : "";
-  return `localhost/standin/${path}:${tagOf(image)}${suffix}`;
+  let suffix = options?.readyAfterSec !== undefined ? `-ready${options.readyAfterSec}` : "";
+  if (options?.variant) suffix += `-${options.variant}`;
+  return `${registry}/standin/${path}:${tagOf(image)}${suffix}`;
 }
 
 /**
@@ -54,8 +61,8 @@ export function writeOverlay(dir: string, o: OverlayOptions): StandinSpec[] {
       const image = doc.getIn(["containers", key, "image"]) as string | undefined;
       const build = doc.getIn(["containers", key, "build", "context"]) as string | undefined;
       if (image) {
-        const ref = standinRef(image, o.standin?.[id]);
-        specs.set(ref, { ref, upstream: image, options: o.standin?.[id] });
+        const ref = standinRef(image, o.standin?.[id], o.registry);
+        specs.set(ref, { ref, upstream: image, options: o.standin?.[id], app: id });
         doc.setIn(["containers", key, "image"], ref);
       }
       if (build) {

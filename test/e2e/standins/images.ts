@@ -14,11 +14,17 @@ export interface StandinSpec {
   ref: string;
   upstream: string;
   options?: StandinOptions;
+  /** The app whose manifest names it (the first one). */
+  app?: string;
 }
 
 export interface StandinOptions {
   /** bitcoind stand-in: seconds of "Loading block index" (RPC -28) before it answers. */
   readyAfterSec?: number;
+  /** Another release of the same stand-in: a tag suffix and a distinct image (it is baked into contract.json). */
+  variant?: string;
+  /** A layer of this many MB of random bytes of the image's own, so pulling it transfers something. */
+  padMB?: number;
 }
 
 const BASE_NODE = "localhost/standin/base-node:1";
@@ -129,6 +135,7 @@ function writeContext(dir: string, c: Contract, spec: StandinSpec): void {
   const lines = [`FROM ${BASE_NODE}`, "COPY rootfs/ /"];
   const dirs = Object.entries(c.dirs ?? {});
   if (dirs.length) lines.push(`RUN ${dirs.map(([p, [mode, u, g]]) => `mkdir -p ${p} && chown ${u}:${g} ${p} && chmod ${mode.toString(8)} ${p}`).join(" && ")}`);
+  if (spec.options?.padMB) lines.push(`RUN dd if=/dev/urandom of=/standin/pad bs=1M count=${spec.options.padMB} 2>/dev/null`);
   for (const [k, v] of Object.entries(c.env ?? {})) lines.push(`ENV ${k}=${JSON.stringify(v)}`);
   if (c.workdir) lines.push(`WORKDIR ${c.workdir}`);
   if (c.user) lines.push(`USER ${c.user}`);
@@ -169,4 +176,33 @@ export function contractFor(upstream: string): Contract {
   const c = CONTRACTS[repoOf(upstream)];
   if (!c) throw new Error(`no stand-in contract for ${upstream}: add one to test/e2e/standins/contracts.ts`);
   return c;
+}
+
+/** Manifest of repository:tag in the guest's registry (HEAD, the media types podman pushes). */
+async function inRegistry(m: Machine, ref: string): Promise<boolean> {
+  const at = ref.indexOf("/");
+  const colon = ref.lastIndexOf(":");
+  const [host, name, tag] = [ref.slice(0, at), ref.slice(at + 1, colon), ref.slice(colon + 1)];
+  const accept = ["application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json"].map((t) => `-H ${shQuote(`Accept: ${t}`)}`).join(" ");
+  return (await m.exec(`curl -sf -o /dev/null -I ${accept} ${shQuote(`http://${host}/v2/${name}/manifests/${tag}`)}`, { allowFail: true })).code === 0;
+}
+
+/**
+ * Push the stand-ins named in `registry` that it does not have yet (built here first) and
+ * remove the local copies this built, so an apply has to pull them. A copy the node already
+ * had (pulled by an earlier apply) is left alone. Returns the references pushed.
+ */
+export async function publishStandins(m: Machine, specs: readonly StandinSpec[], registry: string): Promise<string[]> {
+  const missing: StandinSpec[] = [];
+  for (const s of specs) if (s.ref.startsWith(`${registry}/`) && !(await inRegistry(m, s.ref))) missing.push(s);
+  const had = new Set<string>();
+  for (const s of missing) if ((await m.exec(`podman image exists ${shQuote(s.ref)}`, { allowFail: true })).code === 0) had.add(s.ref);
+  await buildStandins(m, missing);
+  for (const s of missing) {
+    // registries.conf.d marks the registry insecure (plain HTTP on the guest's loopback).
+    await m.exec(`podman push -q ${shQuote(s.ref)}`, { timeoutMs: 300_000 });
+    if (!(await inRegistry(m, s.ref))) throw new Error(`pushed ${s.ref} but the registry does not list it`);
+    if (!had.has(s.ref)) await m.exec(`podman rmi ${shQuote(s.ref)} >/dev/null`);
+  }
+  return missing.map((s) => s.ref);
 }
