@@ -7,7 +7,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { apply } from "../../src/apply/apply.js";
-import { REPO, cleanup, inputs, show, testEnv, workspace, type Workspace } from "./helpers.js";
+import { rpcauthLine } from "../../src/configs/rpcauth.js";
+import { REPO, activeView, cleanup, inputs, show, testEnv, workspace, type Workspace } from "./helpers.js";
 
 afterEach(cleanup);
 
@@ -50,6 +51,24 @@ describe("restarts on a running node (real catalog, examples/node.yaml)", () => 
     expect(unit).toMatch(/^After=bitcoin-knots\.service$/m);
     expect(unit).toMatch(/^ExecStartPre=\/usr\/bin\/systemctl is-active --quiet bitcoin-knots\.service$/m);
     expect(unit).not.toMatch(/^Requi(res|site)=/m);
+    // Its password was in the store since the first apply (bitcoin.conf's rpcauth line comes
+    // from it), handed to no container until now; the explorer gets exactly that one.
+    const pass = readFileSync(join(ws.secrets, "rpc-btc-rpc-explorer"), "utf8").trim();
+    expect(pass).toMatch(/^[0-9a-f]{64}$/);
+    expect(readFileSync(join(ws.root, "etc/archy/btc-rpc-explorer/bitcoin-rpc-btc-rpc-explorer.env"), "utf8")).toContain(`BTCEXP_BITCOIND_PASS=${pass}\n`);
+    expect(readFileSync(join(ws.root, "etc/archy/bitcoin-knots/bitcoin.conf"), "utf8")).toContain(`${rpcauthLine("btc-rpc-explorer", pass)}\n`);
+  });
+
+  it("before its app is installed, a consumer's secret exists in the store only", async () => {
+    const ws = workspace(join(REPO, "manifests"));
+    const r = await apply(testEnv(ws), inputs(ws, { select: selection(ws, "node") }));
+    expect(r.failures).toEqual([]);
+    const pass = readFileSync(join(ws.secrets, "rpc-btc-rpc-explorer"), "utf8").trim();
+    expect(pass).toMatch(/^[0-9a-f]{64}$/);
+    const files = [...activeView(ws.root)];
+    expect(files.filter(([, f]) => f.content.toString("utf8").includes(pass)).map(([p]) => p)).toEqual([]);
+    // bitcoind already accepts it: the line is derived from the password (salted hash only).
+    expect(readFileSync(join(ws.root, "etc/archy/bitcoin-knots/bitcoin.conf"), "utf8")).toContain(rpcauthLine("btc-rpc-explorer", pass));
   });
 
   it("removing btc-rpc-explorer: its stop and daemon-reload, nothing else", async () => {
