@@ -1,6 +1,6 @@
 // Every system command (systemctl, podman, quadlet) goes through one adapter:
 // execa on a node, a recording fake in tests.
-import { appendFileSync } from "node:fs";
+import { appendFileSync, readFileSync } from "node:fs";
 
 export interface RunResult {
   code: number;
@@ -66,11 +66,41 @@ export class RecordingAdapter implements SystemAdapter {
   }
 }
 
-/** The adapter for this process: ARCHY_QUADLET_ADAPTER=record:<logfile> selects the fake (tests, bench). */
+/**
+ * A scripted answer for the fake: a call whose command is `cmd` and whose arguments start
+ * with `args` gets this result (`times`: only the first n such calls; then the next rule or
+ * the default success). E.g. `podman image exists REF` → code 1, `podman pull REF` → 125.
+ */
+export interface Scripted {
+  cmd: string;
+  args?: string[];
+  code?: number;
+  stdout?: string;
+  stderr?: string;
+  times?: number;
+}
+
+export function scripted(answers: readonly Scripted[]): Responder[] {
+  return answers.map((a) => {
+    let left = a.times ?? Infinity;
+    return (call) => {
+      if (call.cmd !== a.cmd || left <= 0) return undefined;
+      if (a.args && (a.args.length > call.args.length || a.args.some((x, i) => call.args[i] !== x))) return undefined;
+      left--;
+      return { code: a.code ?? 0, stdout: a.stdout ?? "", stderr: a.stderr ?? "" };
+    };
+  });
+}
+
+/**
+ * The adapter for this process: ARCHY_QUADLET_ADAPTER=record:<logfile> selects the fake (tests,
+ * bench); ARCHY_QUADLET_ADAPTER_SCRIPT=<json file> (an array of Scripted) scripts its answers.
+ */
 export function defaultAdapter(): SystemAdapter {
   const spec = process.env.ARCHY_QUADLET_ADAPTER;
   if (spec?.startsWith("record:")) {
-    return new RecordingAdapter([], (c) => c.cmd.endsWith("/quadlet") || c.cmd.endsWith("podman-system-generator"), spec.slice("record:".length) || undefined);
+    const script = process.env.ARCHY_QUADLET_ADAPTER_SCRIPT;
+    return new RecordingAdapter(script ? scripted(JSON.parse(readFileSync(script, "utf8")) as Scripted[]) : [], (c) => c.cmd.endsWith("/quadlet") || c.cmd.endsWith("podman-system-generator"), spec.slice("record:".length) || undefined);
   }
   return new ExecaAdapter();
 }

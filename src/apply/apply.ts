@@ -291,14 +291,14 @@ export async function apply(env: Env, inputs: Inputs, opts: { dryRun?: boolean; 
       writeGeneration(env.root, id, files, meta);
       try {
         await preflight(env, genDir(env.root, id), next);
-        // Every image present before anything stops (issue 15): a failed pull switches nothing.
-        await stageImages(env, genDir(env.root, id), next, base.tree, minFree, "always");
         // Before the switch, so a link that cannot be made leaves no never-activated generation behind.
         ensureStableLinks(env.root);
         // An adopted node's data must be there, no foreign container is replaced unseen, and the old
         // system's units stop before ours start (docs/adopt.md).
         const { adoptPreflight, takeOver } = await import("../adopt/preflight.js");
         await adoptPreflight(env, graph, new Set([...next.keys()].filter((p) => !base.tree.has(p)).map((p) => serviceOf(p) ?? "")), opts.replaceForeign);
+        // Every image present before anything stops (issue 15): a failed pull or build switches nothing.
+        await stageImages(env, genDir(env.root, id), next, base.tree, minFree, "always");
         await takeOver(env, graph?.selection, id);
       } catch (e) {
         rmSync(genDir(env.root, id), { recursive: true, force: true });

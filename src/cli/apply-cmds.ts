@@ -66,14 +66,14 @@ function finish(r: ApplyResult, json: boolean | undefined): void {
   }
 }
 
-export async function applyCmd(o: NodeOpts & { manifests: string; select?: string; secrets?: string; podmanVersion?: string; dryRun?: boolean; keep?: string; replaceForeign?: string[] }): Promise<void> {
+export async function applyCmd(o: NodeOpts & { manifests: string; select?: string; secrets?: string; podmanVersion?: string; dryRun?: boolean; keep?: string; replaceForeign?: string[]; fetchOnly?: boolean }): Promise<void> {
   const env = nodeEnv(o);
   const podman = o.podmanVersion ? parseVersion(o.podmanVersion) : undefined;
   if (o.podmanVersion && !podman) throw new Failure("invalid", `--podman-version: expected X.Y, got "${o.podmanVersion}"`);
   const keep = o.keep ? Number(o.keep) : DEFAULT_KEEP;
   if (!Number.isInteger(keep) || keep < 1) throw new Failure("invalid", `--keep: expected a positive integer, got "${o.keep}"`);
   const inputs = { manifests: o.manifests, select: o.select, secrets: o.secrets ?? join(env.root, NODE.secrets), podman: o.podmanVersion, keep };
-  const r = await guarded(() => apply(env, inputs, { dryRun: o.dryRun, podman, replaceForeign: o.replaceForeign }));
+  const r = await guarded(() => apply(env, inputs, { dryRun: o.dryRun, podman, replaceForeign: o.replaceForeign, fetchOnly: o.fetchOnly }));
   finish(r, o.json);
 }
 

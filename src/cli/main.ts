@@ -68,9 +68,10 @@ export function buildProgram(): Command {
 
   nodeOptions(compileOptions(program.command("apply").description("install a new generation atomically and restart exactly what changed")))
     .option("--dry-run", "print the plan only")
+    .option("--fetch-only", "pull and build every image the new generation needs (disk guard first), switch nothing, call no systemctl: pre-stage a release")
     .option("--keep <n>", "generations to keep", "3")
     .option("--replace-foreign <name...>", "replace these existing containers archy-quadlet did not create even though their data would not be mounted (docs/adopt.md)")
-    .addHelpText("after", examples(["archy-quadlet apply --manifests /usr/share/archy/manifests --select /etc/archy-quadlet/selection.yaml", "archy-quadlet apply --dry-run --json"]))
+    .addHelpText("after", examples(["archy-quadlet apply --manifests /usr/share/archy/manifests --select /etc/archy-quadlet/selection.yaml", "archy-quadlet apply --dry-run --json", "archy-quadlet apply --fetch-only --select /etc/archy-quadlet/selection.yaml"]))
     .action(async (o) => (await import("./apply-cmds.js")).applyCmd(o));
 
   nodeOptions(program.command("rollback").description("switch back to an earlier generation and restart what differs"))

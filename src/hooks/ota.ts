@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { statePaths, currentId, readMeta, writeMeta, prune, readGeneration, listGenerations } from "../apply/state.js";
 import { rollback, DEFAULT_KEEP, loadInputs, type Env } from "../apply/apply.js";
 import { serviceOf } from "../apply/plan.js";
+import { cleanupQuietly } from "../apply/images.js";
 import type { Outcome } from "../outcome.js";
 import type { OtaConfig } from "./config.js";
 import { probeOnce, type ProbeResult } from "./probe.js";
@@ -144,6 +145,8 @@ export async function verify(env: Env, cfg: OtaConfig): Promise<VerifyOutcome> {
   const result = await probeUntil(env, cfg);
   if (result.ok) {
     markGood(env, marker);
+    // The release is good: images no kept generation references go (src/apply/images.ts).
+    await cleanupQuietly(env);
     record(env.root, { release: marker.release, result: marker.rolledBack ? "healthy after rollback" : "good", evidence: result.evidence });
     env.log(marker.rolledBack ? `ota: healthy again after rollback of ${marker.release}` : `ota: release ${marker.release} verified good`);
     return marker.rolledBack ? "rolled-back" : "ok";

@@ -374,6 +374,11 @@ export const selectionSchema = z.strictObject({
         .optional()
         .describe("where lnd's channel.backup is copied when it changes (default /var/lib/archy-backup/lnd; advice: a different disk)"),
       data_root: absHostPath.optional().describe("replaces /var/lib/archy/apps as the root of every app's unmapped data (docs/adopt.md)"),
+      min_free_disk: z
+        .string()
+        .regex(/^[0-9]+(\.[0-9]+)?[KMGTkmgt]?$/, "min_free_disk must be a size like 500M, 5G or 1.5T (binary units; a bare number is bytes)")
+        .optional()
+        .describe("free space apply needs on Podman's graph root and every app data file system before it pulls or builds anything (default 2G); below it apply refuses and switches nothing"),
     })
     .default({ bitcoin_network: "mainnet", resource_limits: true }),
   app_settings: z

@@ -97,11 +97,20 @@ export function testEnv(ws: Workspace, rules: Rule[] = []): TestEnv {
   const bin = quadletBin();
   const quadletRuns: RecordedCall[] = [];
   const adapter = new RecordingAdapter(rules, (c) => c.cmd === bin && quadletRuns.push(c) > 0);
-  return { root: ws.root, adapter, log: (l) => lines.push(l), quadlet: bin, lockTimeoutMs: 5_000, lines, quadletRuns };
+  // Plenty of free space, whatever the test machine has (the disk guard's own tests set less).
+  return { root: ws.root, adapter, log: (l) => lines.push(l), quadlet: bin, lockTimeoutMs: 5_000, lines, quadletRuns, freeBytes: () => 2 ** 50, pullBackoffMs: 1 };
 }
 
 /** Recorded calls as shell-like strings, e.g. "systemctl restart web.service". */
-export const show = (calls: readonly RecordedCall[]) => calls.map((c) => [c.cmd, ...c.args].join(" "));
+export const showAll = (calls: readonly RecordedCall[]) => calls.map((c) => [c.cmd, ...c.args].join(" "));
+
+/**
+ * The calls around the switch, as shell-like strings: without the image step before it
+ * (`podman info` for the disk guard, `podman image exists|inspect`, pulls and builds), which
+ * test/apply/images.test.ts asserts with showAll. Cleanup's `podman rmi` stays visible.
+ */
+export const show = (calls: readonly RecordedCall[]) => showAll(calls).filter((c) => !IMAGE_STEP.test(c));
+export const IMAGE_STEP = /^podman (image exists |image inspect |info --format json$|pull |build )/;
 
 /** Calls recorded by a CLI run (ARCHY_QUADLET_ADAPTER=record:<file>). */
 export function logged(file: string): (RecordedCall & { pid: number })[] {

@@ -17,7 +17,7 @@ export function makeEnv(rules: ((c: RecordedCall) => RunResult | undefined)[] = 
   const root = mkdtempSync(join(tmpdir(), "archy-hooks-"));
   const adapter = new RecordingAdapter(rules, (c) => c.cmd.endsWith("/quadlet"));
   const lines: string[] = [];
-  const env: Env = { root, adapter, log: (l) => lines.push(l), quadlet: quadletBin(), lockTimeoutMs: 5000 };
+  const env: Env = { root, adapter, log: (l) => lines.push(l), quadlet: quadletBin(), lockTimeoutMs: 5000, freeBytes: () => 2 ** 50 };
   return { root, adapter, lines, env, cleanup: () => rmSync(root, { recursive: true, force: true }) };
 }
 

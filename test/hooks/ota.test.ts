@@ -89,7 +89,10 @@ describe("ota verify", () => {
     expect(currentId(t.root)).toBe(1);
     expect(readMeta(t.root, 2)?.state).toBe("failed");
     expect(readMeta(t.root, 2)?.note).toMatch(/answered 500/);
+    // The rollback target's images are on disk (the fake's podman image exists answers 0): checked, nothing pulled.
     expect(t.adapter.calls).toEqual([
+      { cmd: "podman", args: ["image", "exists", "docker.io/library/nginx:1.27-alpine"] },
+      { cmd: "podman", args: ["image", "exists", "docker.io/library/postgres:16.4-alpine"] },
       { cmd: "systemctl", args: ["daemon-reload"] },
       { cmd: "systemctl", args: ["restart", "web.service"] },
       { cmd: "mv", args: ["/srv/web-ui.bak", "/srv/web-ui"] },

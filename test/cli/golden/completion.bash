@@ -39,7 +39,7 @@ _archy_quadlet_options() {
     "validate") echo "--manifests --select --podman-version --secrets --json --help -h" ;;
     "check") echo "--manifests --select --podman-version --secrets --out --json --help -h" ;;
     "diff") echo "--manifests --select --podman-version --secrets --against --json --color --no-color --help -h" ;;
-    "apply") echo "--manifests --select --podman-version --secrets --root --lock-timeout --quadlet --json --dry-run --keep --replace-foreign --help -h" ;;
+    "apply") echo "--manifests --select --podman-version --secrets --root --lock-timeout --quadlet --json --dry-run --fetch-only --keep --replace-foreign --help -h" ;;
     "rollback") echo "--root --lock-timeout --quadlet --json --to --help -h" ;;
     "generations") echo "--root --lock-timeout --quadlet --json --help -h" ;;
     "reconcile") echo "--root --lock-timeout --quadlet --json --help -h" ;;
