@@ -21,6 +21,12 @@ type Json = Record<string, unknown>;
 
 export interface OverlayOptions {
   apps: string[];
+  /**
+   * The manifests the release ships (default: the selected apps'). A node's release carries
+   * the whole catalog (`catalogIds()`), which some derived files depend on (bitcoin.conf has
+   * an rpcauth line for every catalog consumer); stand-ins are made for the selected apps only.
+   */
+  ship?: string[];
   /** Release edits on top, keyed by app id (version bumps, a changed env value). */
   tweak?: Record<string, (app: Json) => void>;
   /** Lines appended to the named UI apps' Containerfiles (a release's image content). */
@@ -53,7 +59,8 @@ export function standinRef(image: string, options?: StandinOptions, registry = "
 export function writeOverlay(dir: string, o: OverlayOptions): StandinSpec[] {
   mkdirSync(dir, { recursive: true });
   const specs = new Map<string, StandinSpec>();
-  for (const id of o.apps) {
+  const selected = new Set(o.apps);
+  for (const id of new Set([...(o.ship ?? []), ...o.apps])) {
     const doc = parseDocument(readFileSync(join(CATALOG, `${id}.yaml`), "utf8"));
     const containers = doc.get("containers") as { items: { key: { value: string } }[] };
     for (const item of containers.items) {
@@ -62,7 +69,7 @@ export function writeOverlay(dir: string, o: OverlayOptions): StandinSpec[] {
       const build = doc.getIn(["containers", key, "build", "context"]) as string | undefined;
       if (image) {
         const ref = standinRef(image, o.standin?.[id], o.registry);
-        specs.set(ref, { ref, upstream: image, options: o.standin?.[id], app: id });
+        if (selected.has(id)) specs.set(ref, { ref, upstream: image, options: o.standin?.[id], app: id });
         doc.setIn(["containers", key, "image"], ref);
       }
       if (build) {
@@ -70,7 +77,7 @@ export function writeOverlay(dir: string, o: OverlayOptions): StandinSpec[] {
         cpSync(join(CATALOG, build), ctx, { recursive: true });
         const file = join(ctx, (doc.getIn(["containers", key, "build", "file"]) as string | undefined) ?? "Containerfile");
         if (o.uiPatch?.[id]) appendFileSync(file, o.uiPatch[id]);
-        for (const m of readFileSync(file, "utf8").matchAll(/^FROM\s+(\S+)/gm)) specs.set(m[1]!, { ref: m[1]!, upstream: m[1]! });
+        if (selected.has(id)) for (const m of readFileSync(file, "utf8").matchAll(/^FROM\s+(\S+)/gm)) specs.set(m[1]!, { ref: m[1]!, upstream: m[1]! });
       }
     }
     let text = doc.toString();
@@ -83,6 +90,11 @@ export function writeOverlay(dir: string, o: OverlayOptions): StandinSpec[] {
     writeFileSync(join(dir, `${id}.yaml`), text);
   }
   return [...specs.values()];
+}
+
+/** Every app id of the catalog as shipped. */
+export function catalogIds(): string[] {
+  return readdirSync(CATALOG).filter((f) => f.endsWith(".yaml")).map((f) => f.slice(0, -".yaml".length)).sort();
 }
 
 /**

@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { assertHostClean, boot, ensureRootfs, shellQuote, type Machine } from "./harness/machine.js";
 import { apply as applyOn, catalogApp, installBundle, MANIFESTS, SELECTION, stage, waitFor, type Release } from "./node-kit.js";
-import { imageOnlyDiff, standinRef } from "./overlay.js";
+import { catalogIds, imageOnlyDiff, standinRef } from "./overlay.js";
 import { publishStandins, type StandinOptions } from "./standins/images.js";
 
 const ARTIFACTS = join(import.meta.dirname, "artifacts");
@@ -69,7 +69,7 @@ const RECONCILE = "archy-quadlet-reconcile.path archy-quadlet-reconcile.timer";
  */
 async function release(o: Partial<Release> = {}): Promise<string> {
   await shTry(`systemctl stop ${RECONCILE}`);
-  return (await stage(machine(), { apps: APPS, registry: REGISTRY, ...o })).dir;
+  return (await stage(machine(), { apps: APPS, ship: catalogIds(), registry: REGISTRY, ...o })).dir;
 }
 
 const exists = async (ref: string) => (await shTry(`podman image exists ${shellQuote(ref)}`)).code === 0;
@@ -207,6 +207,7 @@ describe("safe updates from a real registry on systemd 257 + podman 5.4", () => 
 
     const dir = await release({ apps: BASE });
     expect(imageOnlyDiff(dir), "the overlay changes only image:").toEqual([]);
+    expect(Number(await sh(`ls ${MANIFESTS}/*.yaml | wc -l`)), "the release ships the whole catalog").toBe(catalogIds().length);
     const refs = BASE.map((a) => imageOf(a));
     for (const ref of refs) expect(await exists(ref), `${ref} is not on the node before apply`).toBe(false);
     const r = await apply();
