@@ -269,3 +269,31 @@ export async function stageImages(
   await fetchImages(env, genRoot, todo);
   return todo;
 }
+
+/**
+ * Disk space the kept generations' images hold, from one `podman images --format json`
+ * (a reference matches an image's Names, or its RepoDigests when pinned by digest; an
+ * image shared by several references counts once). null when podman cannot say.
+ */
+export async function keptImageSpace(root: string, adapter: SystemAdapter): Promise<{ bytes: number; images: number; missing: string[] } | null> {
+  const refs = [...keptReferences(root).keys()];
+  if (refs.length === 0) return { bytes: 0, images: 0, missing: [] };
+  const r = await adapter.run("podman", ["images", "--format", "json"], { timeoutMs: 60_000 });
+  let list: { Id?: string; Names?: string[] | null; RepoDigests?: string[] | null; Size?: number }[];
+  try {
+    list = JSON.parse(r.stdout) as typeof list;
+    if (r.code !== 0 || !Array.isArray(list)) return null;
+  } catch {
+    return null;
+  }
+  const seen = new Map<string, number>();
+  const missing: string[] = [];
+  for (const ref of refs) {
+    const at = ref.indexOf("@");
+    const byDigest = at > 0 ? `${ref.slice(0, at).replace(/:[^/:]+$/, "")}${ref.slice(at)}` : undefined;
+    const img = list.find((i) => (byDigest ? (i.RepoDigests ?? []).includes(byDigest) : false) || (i.Names ?? []).includes(ref));
+    if (!img?.Id) missing.push(ref);
+    else seen.set(img.Id, typeof img.Size === "number" ? img.Size : 0);
+  }
+  return { bytes: [...seen.values()].reduce((a, b) => a + b, 0), images: seen.size, missing };
+}

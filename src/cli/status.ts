@@ -5,7 +5,9 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { findDropIns } from "../settings/dropins.js";
 import { join, relative, resolve } from "node:path";
 import { defaultAdapter, type SystemAdapter } from "../apply/adapter.js";
-import { currentId, genDir, readMeta, statePaths, type GenMeta } from "../apply/state.js";
+import { currentId, genDir, readGeneration, readMeta, statePaths, type GenMeta } from "../apply/state.js";
+import { keptImageSpace } from "../apply/images.js";
+import { diskReport, formatSize, recordedMinFree } from "../apply/disk.js";
 import { readMarker, type Marker } from "../hooks/ota.js";
 import { UNIT_DIR } from "../lower/lower.js";
 import { cmp } from "../manifest/diagnostics.js";
@@ -55,6 +57,10 @@ export interface StatusReport {
   down: string[];
   /** With lnd installed: the newest channel-backup copy (src/backup/scb.ts); null otherwise. */
   lndBackup: ScbStatus | null;
+  /** Disk space the kept generations' images hold (podman images); null when podman cannot say. */
+  images: { bytes: number; images: number; missing: string[] } | null;
+  /** The disk guard's file systems (Podman's graph root, app data) below the selection's min_free_disk (src/apply/disk.ts). */
+  disk: { required: number; low: { paths: { path: string; what: string }[]; free: number }[] };
 }
 
 /** lnd's channel.backup and the backup dir, as the generation's backup service names them. */
@@ -165,10 +171,10 @@ export function parseInspect(stdout: string): Map<string, Inspected> | undefined
   return m;
 }
 
-export async function nodeStatus(rootArg: string, adapter: SystemAdapter): Promise<StatusReport> {
+export async function nodeStatus(rootArg: string, adapter: SystemAdapter, freeBytes?: (path: string) => number): Promise<StatusReport> {
   const root = resolve(rootArg);
   const id = currentId(root);
-  if (id === undefined) return { ok: false, generation: null, apps: [], down: [], lndBackup: null };
+  if (id === undefined) return { ok: false, generation: null, apps: [], down: [], lndBackup: null, images: null, disk: { required: 0, low: [] } };
   const meta: GenMeta | undefined = readMeta(root, id);
   const marker = readMarker(root);
   const ota: NonNullable<StatusReport["generation"]>["ota"] =
@@ -249,7 +255,16 @@ export async function nodeStatus(rootArg: string, adapter: SystemAdapter): Promi
     apps,
     down,
     lndBackup: lndBackupStatus(root, id) ?? null,
+    images: await keptImageSpace(root, adapter),
+    disk: await lowDisk(root, adapter, id, freeBytes),
   };
+}
+
+/** File systems below min_free_disk (the selection the last apply recorded), for the current generation. */
+async function lowDisk(root: string, adapter: SystemAdapter, id: number, freeBytes?: (path: string) => number): Promise<StatusReport["disk"]> {
+  const required = await recordedMinFree(root);
+  const rows = await diskReport({ root, adapter, log: () => {}, freeBytes }, readGeneration(root, id), required);
+  return { required, low: rows.filter((r) => r.low).map((r) => ({ paths: r.paths, free: r.free })) };
 }
 
 function generationLine(g: NonNullable<StatusReport["generation"]>): string[] {
@@ -285,6 +300,10 @@ export function formatStatus(r: StatusReport): string {
   for (const c of all) for (const d of c.data.filter((x) => x.adopted)) o.push(`data: ${c.name}:${d.target} ← ${d.volume ? `podman volume ${d.volume}` : d.host} (adopted, used in place)`);
   for (const c of all) for (const d of c.dropIns) o.push(`WARNING: hand-written drop-in ${d} changes ${c.name} outside archy-quadlet (move it into the selection's overrides)`);
   o.push("");
+  if (r.images) o.push(`images: the kept generations' ${r.images.images} image${r.images.images === 1 ? "" : "s"} hold ${formatSize(r.images.bytes)}${r.images.missing.length ? `; not on disk: ${r.images.missing.join(", ")}` : ""}`);
+  else o.push("images: space unknown (podman images failed)");
+  for (const d of r.disk.low) o.push(`WARNING: ${d.paths.map((p) => `${p.path} (${p.what})`).join(", ")}: ${formatSize(d.free)} free, below min_free_disk ${formatSize(r.disk.required)}: the next apply will refuse to fetch`);
+  o.push("");
   if (all.length === 0) o.push("the current generation has no containers");
   else if (r.down.length === 0) o.push(`all ${all.length} containers up${all.some((c) => c.status === "starting") ? " (some still starting)" : ""}`);
   else {
@@ -294,8 +313,8 @@ export function formatStatus(r: StatusReport): string {
   return o.join("\n");
 }
 
-export async function statusCmd(o: { root: string; json?: boolean }, adapter: SystemAdapter = defaultAdapter()): Promise<void> {
-  const r = await nodeStatus(o.root, adapter);
+export async function statusCmd(o: { root: string; json?: boolean }, adapter: SystemAdapter = defaultAdapter(), freeBytes?: (path: string) => number): Promise<void> {
+  const r = await nodeStatus(o.root, adapter, freeBytes);
   if (o.json) out(JSON.stringify(r, null, 2));
   else out(formatStatus(r));
   if (!r.ok) throw new Failure("findings");

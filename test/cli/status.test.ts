@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { statusCmd, parseSystemctlShow, parseInspect } from "../../src/cli/status.js";
 import { armOta, capture, golden, makeNode, nodeAdapter, FIXTURE_CONTAINERS } from "./helpers.js";
+import type { RunResult } from "../../src/apply/adapter.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,7 +22,8 @@ describe("status", () => {
     const text = await capture(() => statusCmd({ root }, adapter));
     expect(text.code).toBe(0);
     golden("status-healthy.txt", text.stdout);
-    expect(adapter.calls.map((c) => `${c.cmd} ${c.args[0]}`)).toEqual(["systemctl show", "podman container"]);
+    // Then the image space of the kept generations and the disk guard's graph root (src/apply/images.ts, disk.ts).
+    expect(adapter.calls.map((c) => `${c.cmd} ${c.args[0]}`)).toEqual(["systemctl show", "podman container", "podman images", "podman info"]);
     expect(adapter.calls[0]!.args.filter((a) => a.endsWith(".service"))).toEqual(FIXTURE_CONTAINERS.map((n) => `${n}.service`));
     expect(adapter.calls[1]!.args).toEqual(["container", "inspect", "--format", "json", ...FIXTURE_CONTAINERS]);
 
@@ -94,7 +96,7 @@ describe("status", () => {
     expect(r.stdout).toBe("no generation installed (run archy-quadlet apply)\n");
     expect(adapter.calls).toEqual([]);
     const j = await capture(() => statusCmd({ root, json: true }, adapter));
-    expect(JSON.parse(j.stdout)).toEqual({ ok: false, generation: null, apps: [], down: [], lndBackup: null });
+    expect(JSON.parse(j.stdout)).toEqual({ ok: false, generation: null, apps: [], down: [], lndBackup: null, images: null, disk: { required: 0, low: [] } });
   });
 
   it("systemd unreachable: every container is reported down with the reason", async () => {
@@ -120,5 +122,37 @@ describe("status parsers", () => {
     expect(m.get("b")).toMatchObject({ state: "exited", exitCode: 137, health: null });
     expect(parseInspect("Error: boom")).toBeUndefined();
     expect(parseInspect("")!.size).toBe(0);
+  });
+});
+
+describe("status: images and disk", () => {
+  it("shows the space the kept generations' images hold (each image once) and warns about a file system below min_free_disk", async () => {
+    const root = node();
+    const images = [
+      { Id: "aaa", Names: ["docker.io/example/bitcoind:28.0"], RepoDigests: [], Size: 300 * 1024 ** 2 },
+      { Id: "bbb", Names: ["docker.io/example/lnd:0.18.0"], RepoDigests: [], Size: 200 * 1024 ** 2 },
+      { Id: "ccc", Names: ["docker.io/library/postgres:16.4", "docker.io/example/electrumx:1.18.0"], RepoDigests: [], Size: 100 * 1024 ** 2 },
+      { Id: "foreign", Names: ["docker.io/library/alpine:3"], RepoDigests: [], Size: 5 * 1024 ** 3 },
+    ];
+    const base = nodeAdapter({});
+    const wrapped = {
+      async run(cmd: string, args: readonly string[]): Promise<RunResult> {
+        if (cmd === "podman" && args[0] === "images") return { code: 0, stdout: JSON.stringify(images), stderr: "" };
+        if (cmd === "podman" && args[0] === "info") return { code: 0, stdout: JSON.stringify({ store: { graphRoot: "/srv/store" } }), stderr: "" };
+        return base.run(cmd, args);
+      },
+    };
+    const r = await capture(() => statusCmd({ root, json: true }, wrapped, () => 1024 ** 3));
+    const j = JSON.parse(r.stdout) as { images: { bytes: number; images: number; missing: string[] }; disk: { required: number; low: { paths: { path: string; what: string }[]; free: number }[] } };
+    expect(j.images.images).toBe(3);
+    expect(j.images.bytes).toBe(600 * 1024 ** 2);
+    expect(j.images.missing.length).toBeGreaterThan(0); // the dashboard's build tag is not among them
+    expect(j.disk.required).toBe(2 * 1024 ** 3);
+    expect(j.disk.low[0]!.paths[0]).toEqual({ path: "/srv/store", what: "podman graph root" });
+    const text = await capture(() => statusCmd({ root }, wrapped, () => 1024 ** 3));
+    expect(text.stdout).toContain("images: the kept generations' 3 images hold 600.0M");
+    expect(text.stdout).toMatch(/^WARNING: \/srv\/store \(podman graph root\)[^\n]*: 1\.0G free, below min_free_disk 2\.0G: the next apply will refuse to fetch$/m);
+    const roomy = await capture(() => statusCmd({ root }, wrapped, () => 10 * 1024 ** 3));
+    expect(roomy.stdout).not.toContain("WARNING: /srv/store");
   });
 });
