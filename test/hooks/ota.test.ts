@@ -62,6 +62,23 @@ async function nodeAfterUpdate(rules: Parameters<typeof makeEnv>[0] = []) {
 }
 
 describe("ota verify", () => {
+  it("a release verified good ends the superseded image it pulled (by ID); before that, while pending, nothing is removed", async () => {
+    const id = (ref: string) => `sha256:${ref.replace(/\W/g, "")}`;
+    const t = await nodeAfterUpdate([
+      (c) => (c.cmd === "podman" && c.args[0] === "image" && c.args[1] === "exists" && c.args[2]!.startsWith("docker.io/library/nginx") ? { code: 1, stdout: "", stderr: "" } : undefined),
+      (c) => (c.cmd === "podman" && c.args[0] === "image" && c.args[1] === "inspect" ? { code: 0, stdout: `${id(c.args.at(-1)!)}\n`, stderr: "" } : undefined),
+    ]);
+    // Both nginx tags were pulled and recorded; the pending apply removed nothing.
+    const record = JSON.parse(readFileSync(join(statePaths(t.root).state, "images.json"), "utf8")) as { images: { ref: string }[] };
+    expect(record.images.map((e) => e.ref)).toEqual(["docker.io/library/nginx:1.27-alpine", "docker.io/library/nginx:1.28-alpine"]);
+    // Keep only the current generation, so A's image is referenced by none.
+    const inputs = JSON.parse(readFileSync(statePaths(t.root).inputs, "utf8")) as Record<string, unknown>;
+    writeFileSync(statePaths(t.root).inputs, JSON.stringify({ ...inputs, keep: 1 }));
+    expect(await verify(t.env, cfg())).toBe("ok");
+    expect(t.adapter.calls.filter((c) => c.cmd === "podman" && c.args[0] === "rmi")).toEqual([{ cmd: "podman", args: ["rmi", id("docker.io/library/nginx:1.27-alpine")] }]);
+    expect(t.lines).toContain(`cleanup: removed image docker.io/library/nginx:1.27-alpine (${id("docker.io/library/nginx:1.27-alpine").slice(0, 12)}), no kept generation uses it`);
+  });
+
   it("marks a healthy release good (self-signed HTTPS on loopback accepted)", async () => {
     const t = await nodeAfterUpdate();
     expect(readMeta(t.root, 2)?.state).toBe("pending");
