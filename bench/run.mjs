@@ -8,7 +8,9 @@
 // Env: BENCH_RUNS (measured runs per row, default 15), BENCH_WARMUP (default 3),
 // BENCH_RSS_RUNS (extra runs for peak RSS, default 3), BENCH_ONLY (comma-separated
 // row ids; the floor always runs; results.json is then not written), BENCH_KEEP=1
-// (keep the temp workspace).
+// (keep the temp workspace), BENCH_BASELINE (a commit whose bundle the "baseline"
+// rows run; default: the last commit before the config templates moved to
+// handlebars, so the rows hold that move to "cold generate ≤ 10 % slower").
 //
 // Method
 // - time: wall clock around spawnSync of a fresh `node` process (stdout/stderr
@@ -22,7 +24,7 @@
 //   outside the timing); the "up-to-date" rows rewrite nothing.
 import { spawnSync } from "node:child_process";
 import { cpus, freemem, loadavg, release, tmpdir, totalmem } from "node:os";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { writeCatalog } from "./synth.mjs";
@@ -57,11 +59,13 @@ const synth = { 100: join(work, "synth-100"), 1000: join(work, "synth-1000") };
 for (const [n, dir] of Object.entries(synth)) writeCatalog(Number(n), dir);
 log(`bench: workspace ${work} (catalog: ${catalogApps} apps; synthetic: 100, 1000 apps)`);
 
-// The sources compiled file by file to plain JS, no bundling and no tsx: what
-// bundling buys, separated from what tsx's on-the-fly transpiling costs. Lives
-// under the repo (gitignored .cache/) so node_modules resolves.
-const unbundled = join(root, ".cache/bench/unbundled");
-await buildUnbundled(unbundled);
+// The baseline bundle: the same build (its own scripts/build.mjs) of an older
+// commit, extracted with `git archive` (no checkout of this tree is touched) and
+// run on its own catalog (manifests changed with it) and on the same synthetic
+// 100-app catalog as today's bundle.
+const BASELINE = process.env.BENCH_BASELINE ?? "f62e110^";
+const baseline = await buildBaseline(BASELINE);
+if (!baseline.bundle) log(`bench: baseline ${BASELINE}: ${baseline.error}`);
 
 // Reference trees for the "no drift" / "up to date" rows.
 const refOut = join(work, "ref-catalog");
@@ -103,14 +107,14 @@ const rows = [
   { id: "floor", label: "node -e 0 (floor)", argv: () => ["-e", "0"], raw: true },
   { id: "version", label: "--version (bundle: load + parse args)", argv: () => [bundle, "--version"], raw: true },
   { id: "gen-catalog", label: `generate catalog (${catalogApps} apps) → empty dir`, cli: "bundle", args: gen(catalog), out: fresh("gc") },
+  { id: "gen-catalog-base", label: `generate catalog, baseline bundle ${baseline.rev ?? BASELINE} (its own catalog)`, cli: "baseline", args: (out) => ["generate", "--manifests", baseline.manifests, "--out", out()], out: fresh("gb"), unavailable: baseline.error },
   { id: "gen-catalog-same", label: "generate catalog → up-to-date dir", cli: "bundle", args: () => ["generate", "--manifests", catalog, "--out", refOut] },
-  { id: "gen-catalog-js", label: "generate catalog, unbundled JS (no tsx)", cli: "js", args: gen(catalog), out: fresh("gj") },
-  { id: "gen-catalog-tsx", label: "generate catalog, unbundled via tsx", cli: "tsx", args: gen(catalog), out: fresh("gt") },
   { id: "check-catalog", label: "check catalog, no drift", cli: "bundle", args: () => ["check", "--manifests", catalog, "--out", refOut] },
   // What every node runs every 30 s: inputs and active tree unchanged, so no compile.
   { id: "reconcile-noop", label: "reconcile, nothing to do (temp root)", cli: "bundle", args: () => ["reconcile", "--root", applyRoot], env: applyEnv, target: { ratio: 1.5 }, unavailable: applyState === "ok" ? undefined : applyState },
   { id: "apply-dry", label: "apply --dry-run, no change (temp root)", cli: "bundle", args: () => ["apply", "--dry-run", "--root", applyRoot, "--manifests", catalog], env: applyEnv, unavailable: applyState === "ok" ? undefined : applyState },
   { id: "gen-100", label: "generate 100 apps → empty dir", cli: "bundle", args: gen(synth[100]), out: fresh("g100") },
+  { id: "gen-100-base", label: `generate 100 apps, baseline bundle ${baseline.rev ?? BASELINE}`, cli: "baseline", args: gen(synth[100]), out: fresh("gb100"), unavailable: baseline.error },
   { id: "gen-1000", label: "generate 1,000 apps → empty dir", cli: "bundle", args: gen(synth[1000]), out: fresh("g1000"), target: { rssMB: 150 } },
   { id: "check-1000", label: "check 1,000 apps, no drift", cli: "bundle", args: () => ["check", "--manifests", synth[1000], "--out", refOut1000] },
   // What compiling costs without writing a file, and what merely creating the same
@@ -124,8 +128,8 @@ function argvOf(r) {
   if (r.raw) return r.argv();
   const args = r.args(r.out ?? (() => undefined));
   if (r.cli === "bundle") return [bundle, ...args];
-  if (r.cli === "js") return [join(unbundled, "src/cli/run.js"), ...args];
-  return ["--import", "tsx", join(root, "src/cli/run.ts"), ...args];
+  if (r.cli === "baseline") return [baseline.bundle, ...args];
+  throw new Error(`bench: row ${r.id}: unknown cli ${r.cli}`);
 }
 
 // Rounds, not row after row: every round runs each row once, so a change in
@@ -182,6 +186,19 @@ const v100 = results.find((r) => r.id === "validate-100");
 const v1000 = results.find((r) => r.id === "validate-1000");
 const compileScaling = v100?.median && v1000?.median ? { ratio: round2(v1000.median / v100.median), max: 12 } : undefined;
 if (compileScaling) compileScaling.pass = compileScaling.ratio <= compileScaling.max;
+// Today's cold generate against the baseline bundle's, same round-robin run.
+const vsBaseline = [
+  ["gen-catalog", "gen-catalog-base", "generate catalog (cold)"],
+  ["gen-100", "gen-100-base", "generate 100 apps (cold)"],
+]
+  .map(([now, base, what]) => ({ what, now: byId.get(now), base: byId.get(base) }))
+  .filter((c) => c.now?.median && c.base?.median)
+  // Median of the per-round ratios: both ran in the same round, so load drift on
+  // this shared box cancels out better than in a ratio of medians.
+  .map((c) => {
+    const ratio = median(c.now.runs.map((t, i) => t / c.base.runs[i]).sort((a, b) => a - b));
+    return { what: c.what, ratio: round2(ratio), max: 1.1, pass: ratio <= 1.1 };
+  });
 
 // ---------------------------------------------------------------- report
 const cols = ["command", "median ms", "min–max ms", "× floor", "peak RSS MB", "target"];
@@ -216,11 +233,12 @@ console.log(line(cols));
 console.log(line(widths.map((w) => "-".repeat(w))));
 for (const row of table) console.log(line(row));
 if (scaling) console.log(`\ngenerate 1,000 / 100 apps: ${scaling.ratio.toFixed(2)}× — ${scaling.pass ? "PASS" : "FAIL"} ≤ ${scaling.max}`);
+for (const c of vsBaseline) console.log(`${c.what}, today / baseline ${baseline.rev}: ${c.ratio.toFixed(2)}× — ${c.pass ? "PASS" : "FAIL"} ≤ ${c.max}`);
 if (compileScaling) console.log(`validate 1,000 / 100 apps: ${compileScaling.ratio.toFixed(2)}× — ${compileScaling.pass ? "PASS" : "FAIL"} ≤ ${compileScaling.max}`);
 
 const gitRev = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).stdout?.trim() || undefined;
 const dirty = gitRev ? spawnSync("git", ["status", "--porcelain", "--", "src", "scripts", "manifests"], { cwd: root, encoding: "utf8" }).stdout.trim() !== "" : undefined;
-const report = { machine, git: gitRev && { rev: gitRev, dirty }, config: { runs: RUNS, warmup: WARMUP, rssRuns: RSS_RUNS, rssMethod, bundleBytes, catalogApps }, rows: results, scaling, compileScaling };
+const report = { machine, git: gitRev && { rev: gitRev, dirty }, config: { runs: RUNS, warmup: WARMUP, rssRuns: RSS_RUNS, rssMethod, bundleBytes, catalogApps }, rows: results, scaling, compileScaling, baseline: { rev: baseline.rev ?? BASELINE, vs: vsBaseline } };
 if (ONLY) console.log("\nBENCH_ONLY set: bench/results.json left as it was");
 else {
   writeFileSync(join(root, "bench/results.json"), `${JSON.stringify(report, null, 2)}\n`);
@@ -255,20 +273,24 @@ function peakRss(argv, env) {
   return Number(readFileSync(f, "utf8"));
 }
 
-async function buildUnbundled(outdir) {
-  const { build } = await import("esbuild");
-  const entries = [];
-  const walk = (d) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith(".ts") && !e.name.endsWith(".d.ts")) entries.push(p);
-    }
-  };
-  walk(join(root, "src"));
-  walk(join(root, "templates"));
-  rmSync(outdir, { recursive: true, force: true });
-  await build({ entryPoints: entries, outdir, outbase: root, bundle: false, platform: "node", format: "esm", target: "node20", logLevel: "warning" });
+/** Build `rev`'s bundle with its own build script into .cache/bench/baseline-<sha>/. */
+async function buildBaseline(rev) {
+  const sha = spawnSync("git", ["rev-parse", "--verify", "--short", `${rev}^{commit}`], { cwd: root, encoding: "utf8" });
+  if (sha.status !== 0) return { error: `not a commit in this clone (${firstLine(sha.stderr)})` };
+  const short = sha.stdout.trim();
+  const dir = join(root, ".cache/bench", `baseline-${short}`);
+  const out = join(dir, "dist/archy-quadlet.mjs");
+  if (!existsSync(out)) {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    const tar = spawnSync("sh", ["-c", `git archive --format=tar "$0" | tar -x -C "$1"`, short, dir], { cwd: root, encoding: "utf8" });
+    if (tar.status !== 0) return { error: `git archive failed: ${firstLine(tar.stderr)}` };
+    // Its dependencies are a subset of today's lockfile (handlebars was added, nothing removed).
+    symlinkSync(join(root, "node_modules"), join(dir, "node_modules"));
+    const built = spawnSync(node, [join(dir, "scripts/build.mjs"), "--quiet"], { cwd: dir, env: baseEnv, encoding: "utf8" });
+    if (built.status !== 0) return { error: `its build failed: ${firstLine(built.stderr)}` };
+  }
+  return { rev: short, bundle: out, manifests: join(dir, "manifests") };
 }
 
 function pick(r) {
