@@ -14,6 +14,7 @@
 //   e      after a good `ota verify` the superseded image is gone; the current, the rollback
 //          and a hand-pulled foreign image remain
 //   f      settings.min_free_disk above the free space: refused (exit 3), nothing switched
+//   g      apply --fetch-only: the release's image is pulled, nothing switched or restarted
 // Missing root, nspawn or debootstrap make this fail, never skip.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -35,7 +36,7 @@ const PAD_MB = 64;
 const V2: StandinOptions = { variant: "u2", padMB: PAD_MB }; // fetched by apply before the switch
 const V3: StandinOptions = { variant: "u3", padMB: PAD_MB }; // the old behaviour: pulled inside the restart
 const V4: StandinOptions = { variant: "u4" }; // the OTA release of scenario e
-const V5: StandinOptions = { variant: "u5" }; // scenario f's release (refused before fetching)
+const V5: StandinOptions = { variant: "u5" }; // refused before fetching (f), then pre-staged (g)
 const GONE: StandinOptions = { variant: "never-pushed" };
 const FOREIGN = `${REGISTRY}/foreign/busybox:1`;
 
@@ -380,6 +381,22 @@ describe("safe updates from a real registry on systemd 257 + podman 5.4", () => 
     expect(r.stdout + r.stderr).toMatch(/min_free_disk/);
     expect(await generations()).toEqual(gens);
     expect(await exists(imageOf(UPDATED, V5)), "nothing was fetched").toBe(false);
+    const after = await snapshot();
+    expect(after.pids).toEqual(before.pids);
+    expect(after.units).toEqual(before.units);
+  });
+
+  it("g. apply --fetch-only pre-stages a release: its image is pulled, nothing is switched or restarted", async () => {
+    const v5 = imageOf(UPDATED, V5);
+    await release({ standin: { [UPDATED]: V5 } });
+    expect(await exists(v5)).toBe(false);
+    const gens = await generations();
+    const before = await snapshot();
+    const r = await apply("--fetch-only");
+    expect(r.code, out(r)).toBe(0);
+    expect(await exists(v5), "the release's image is local").toBe(true);
+    expect(await generations()).toEqual(gens);
+    expect(await containerImage(UPDATED)).toBe(V4_REF);
     const after = await snapshot();
     expect(after.pids).toEqual(before.pids);
     expect(after.units).toEqual(before.units);
