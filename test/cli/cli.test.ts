@@ -107,7 +107,7 @@ describe("status through the CLI", () => {
       expect(r.code).toBe(1);
       expect(JSON.parse(r.stdout).down).toHaveLength(5);
       const calls = readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { cmd: string; args: string[] });
-      expect(calls.map((c) => `${c.cmd} ${c.args.slice(0, 2).join(" ")}`)).toEqual(["systemctl show --no-pager", "podman container inspect"]);
+      expect(calls.map((c) => `${c.cmd} ${c.args.slice(0, 2).join(" ")}`)).toEqual(["systemctl show --no-pager", "podman container inspect", "podman images --format", "podman info --format"]);
     } finally {
       delete process.env.ARCHY_QUADLET_ADAPTER;
       n.cleanup();
