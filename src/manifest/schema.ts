@@ -33,11 +33,14 @@ const containerName = z
   .max(48)
   .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, "container name must be DNS-safe: lowercase letters, digits and '-'");
 
-// Image references: registry/path:tag, optionally pinned by digest.
+// Image references: registry/path:tag, optionally pinned by digest. The first
+// component must name a registry (contain "." or ":", or be "localhost"): that is
+// quadlet's own test for a fully qualified name (it warns on anything else, and
+// podman would resolve a short name through registries.conf's search list).
 const imageRef = z
   .string()
   .regex(
-    /^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/,
+    /^(?=localhost[:/]|[^/]*[.:][^/]*\/)[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/,
     "image must be a fully qualified reference like docker.io/library/nginx:1.27 (optionally @sha256:<64 hex>)",
   );
 
