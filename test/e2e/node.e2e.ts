@@ -294,13 +294,21 @@ describe("archy node on systemd 257 + podman 5.4", () => {
     await release();
     expect((await apply()).code).toBe(0);
     await waitFor("all archy services active", allActive, 300_000);
+    const idsBefore = await ids();
     await release({ appSettings: { bitcoin: { dbcache: 777 } } });
     const r = await apply();
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    // The plan restarts exactly one service (systemd's Requires= may still propagate it: issue 15).
+    // The plan restarts exactly one service…
     const plan = r.stdout.slice(0, r.stdout.indexOf("switched to generation"));
     expect(plan.match(/^\s*(restart|start|stop)\s+\S+\.service/gm)?.map((l) => l.trim().replace(/\s+/g, " "))).toEqual(["restart bitcoin-knots.service"]);
     await waitFor("all archy services active", allActive, 300_000);
+    // …and systemd restarted nothing else: every other container is the same one
+    // (a restarted unit gets a new container: --replace, --rm).
+    const idsAfter = await ids();
+    for (const c of CONTAINERS) {
+      if (c === "bitcoin-knots") expect(idsAfter[c], c).not.toBe(idsBefore[c]);
+      else expect(idsAfter[c], `${c} was restarted by a bitcoind restart`).toBe(idsBefore[c]);
+    }
     expect(await sh("podman exec bitcoin-knots cat /etc/bitcoin/bitcoin.conf")).toMatch(/^dbcache=777$/m);
     const before = await current();
     await release({ appSettings: { bitcoin: { prune: 550 } } });
