@@ -8,7 +8,8 @@
 //   a      adding an app restarts nothing that runs (container PIDs, MainPID, NRestarts)
 //   b      an image update: the old container keeps its PID until the new image is local;
 //          downtime (stop → healthy) with the image fetched first, against the old
-//          behaviour (pull inside the restart) → artifacts/update-downtime.json
+//          behaviour (pull inside the restart), the registry reached at 50 Mbit/s
+//          → artifacts/update-downtime.json
 //   c      a tag the registry does not have: exit 3, nothing switched, PIDs unchanged
 //   d      registry stopped: rollback succeeds (its images are still on disk)
 //   e      after a good `ota verify` the superseded image is gone; the current, the rollback
@@ -31,8 +32,10 @@ const ADDED = "btc-rpc-explorer";
 const APPS = [...BASE, ADDED];
 /** The app whose image the update scenarios change (one container, its own health check). */
 const UPDATED = "electrumx";
-/** Each update carries a layer of its own this big, so a pull transfers something (over loopback). */
+/** Each update carries a layer of its own this big, so a pull transfers something. */
 const PAD_MB = 64;
+/** The line the registry is reached at while scenario b measures (a tc rate: a modest home line). */
+const LINE = "50mbit";
 const V2: StandinOptions = { variant: "u2", padMB: PAD_MB }; // fetched by apply before the switch
 const V3: StandinOptions = { variant: "u3", padMB: PAD_MB }; // the old behaviour: pulled inside the restart
 const V4: StandinOptions = { variant: "u4" }; // the OTA release of scenario e
@@ -240,70 +243,83 @@ describe("safe updates from a real registry on systemd 257 + podman 5.4", () => 
 
   it("b. an image update: the old container runs until the new image is local; downtime with the image fetched first vs pulled inside the restart", async () => {
     await waitFor(`${UPDATED} healthy`, () => healthy(UPDATED), 300_000, 2000);
-    // --- with the image fetched by apply before the switch
+    // Both updates' images are pushed at full speed first: u2 (the release apply fetches) and
+    // u3 (the old behaviour's, pulled inside the restart).
     await release({ standin: { [UPDATED]: V2 } });
-    expect(await exists(V2_REF)).toBe(false);
-    const others = Object.fromEntries(Object.entries(await pids()).filter(([n]) => n !== UPDATED));
-    const done = await watch(UPDATED, V2_REF);
-    const ta = Date.now();
-    const r = await apply();
-    const applyMs = Date.now() - ta;
-    expect(r.code, out(r)).toBe(0);
-    expect(r.stdout + r.stderr, "apply names the image it fetches").toContain(V2_REF);
-    const w = await done();
-    expect(await containerImage(UPDATED)).toBe(V2_REF);
-    expect(w.image, "the new image became local").toBeDefined();
-    expect(w.stop, "the old container stopped").toBeDefined();
-    expect(w.oldAliveAtImage, "the old container still ran when its new image was local").toBe(true);
-    expect(w.image!).toBeLessThanOrEqual(w.stop!);
-    const otherAfter = await pids();
-    expect(Object.fromEntries(Object.keys(others).map((n) => [n, otherAfter[n]])), "no other container restarted").toEqual(others);
-
-    // --- the old behaviour: the unit names an image that is not local, and systemd's restart
-    // pulls it inside ExecStart (what apply did before fetching): the same update, by hand.
-    expect(await exists(V3_REF)).toBe(false);
-    const unit = "/etc/containers/systemd/archy/electrumx.container";
-    const saved = await sh(`cat ${unit}`);
-    await shTry(`systemctl stop ${RECONCILE}`);
     const upstream = Object.values(catalogApp(UPDATED).containers)[0]!.image!;
     expect(await publishStandins(machine(), [{ ref: V3_REF, upstream, options: V3, app: UPDATED }], REGISTRY)).toEqual([V3_REF]);
-    await sh(`sed -i -e 's|^Image=.*|Image=${V3_REF}|' -e '/^Pull=/d' ${unit} && systemctl daemon-reload`);
-    const doneOld = await watch(UPDATED, V3_REF);
-    const restart = await shTry("systemctl restart electrumx.service", 600_000);
-    expect(restart.code, out(restart)).toBe(0);
-    const o = await doneOld();
-    expect(await containerImage(UPDATED)).toBe(V3_REF);
-    expect(o.oldAliveAtImage, "old behaviour: the image arrives after the stop").toBe(false);
-    // Back to what apply installed (generation files untouched; the hand-pulled image goes).
-    await machine().writeFile(unit, saved);
-    await sh("systemctl daemon-reload && systemctl restart electrumx.service", 600_000);
-    await waitFor(`${UPDATED} healthy on ${V2_REF}`, async () => (await containerImage(UPDATED)) === V2_REF && (await healthy(UPDATED)), 300_000, 1000);
-    await sh(`podman rmi ${V3_REF} >/dev/null`);
-    // What the pull alone costs here (the same layers the restart above waited for).
-    const tp = Date.now();
-    await sh(`podman pull -q ${V3_REF} >/dev/null`);
-    const pullMs = Date.now() - tp;
-    await sh(`podman rmi ${V3_REF} >/dev/null`);
+    const pullAlone = async () => {
+      const tp = Date.now();
+      await sh(`podman pull -q ${V3_REF} >/dev/null`, 600_000);
+      const ms = Date.now() - tp;
+      await sh(`podman rmi ${V3_REF} >/dev/null`);
+      return ms;
+    };
+    const loopbackPullMs = await pullAlone();
+    expect(await exists(V2_REF)).toBe(false);
+    expect(await exists(V3_REF)).toBe(false);
 
-    const size = Number((await sh(`podman image inspect --format '{{.Size}}' ${V2_REF}`)).trim());
-    figures.app = UPDATED;
-    figures.registry = `${REGISTRY} (docker-registry in the guest, loopback: a lower bound for any real line)`;
-    figures.image_bytes = size;
-    figures.transferred = `the update's own ${PAD_MB} MB layer (random, incompressible) and its small layers; the base layer is shared with the images on disk`;
-    figures.pull_alone_ms = pullMs;
-    figures.with_prefetch = {
-      apply_ms: applyMs,
-      image_local_before_stop_ms: w.stop! - w.image!,
-      down_stop_to_running_ms: w.run! - w.stop!,
-      down_stop_to_healthy_ms: w.healthy! - w.stop!,
-    };
-    figures.old_behaviour_pull_in_restart = {
-      pull_after_stop_ms: o.image! - o.stop!,
-      down_stop_to_running_ms: o.run! - o.stop!,
-      down_stop_to_healthy_ms: o.healthy! - o.stop!,
-    };
-    figures.ratio_old_over_prefetch_healthy = Number(((o.healthy! - o.stop!) / Math.max(1, w.healthy! - w.stop!)).toFixed(2));
-    figures.note = "healthy = the container's own health check (podman healthcheck run, polled every ~0.1 s) first passes; times from a watcher in the guest";
+    // From here on the registry is reached at LINE, as from a home line: a token bucket on the
+    // guest's loopback, the registry's only path (the containers talk over the archy bridge).
+    await sh(`tc qdisc add dev lo root tbf rate ${LINE} burst 256kb latency 100ms`);
+    try {
+      // --- with the image fetched by apply before the switch
+      const others = Object.fromEntries(Object.entries(await pids()).filter(([n]) => n !== UPDATED));
+      const done = await watch(UPDATED, V2_REF);
+      const ta = Date.now();
+      const r = await apply();
+      const applyMs = Date.now() - ta;
+      expect(r.code, out(r)).toBe(0);
+      expect(r.stdout + r.stderr, "apply names the image it fetches").toContain(V2_REF);
+      const w = await done();
+      expect(await containerImage(UPDATED)).toBe(V2_REF);
+      expect(w.image, "the new image became local").toBeDefined();
+      expect(w.stop, "the old container stopped").toBeDefined();
+      expect(w.oldAliveAtImage, "the old container still ran when its new image was local").toBe(true);
+      expect(w.image!).toBeLessThanOrEqual(w.stop!);
+      const otherAfter = await pids();
+      expect(Object.fromEntries(Object.keys(others).map((n) => [n, otherAfter[n]])), "no other container restarted").toEqual(others);
+
+      // --- the old behaviour: the unit names an image that is not local, and systemd's restart
+      // pulls it inside ExecStart (what apply did before fetching): the same update, by hand.
+      const unit = "/etc/containers/systemd/archy/electrumx.container";
+      const saved = await sh(`cat ${unit}`);
+      await shTry(`systemctl stop ${RECONCILE}`);
+      await sh(`sed -i -e 's|^Image=.*|Image=${V3_REF}|' -e '/^Pull=/d' ${unit} && systemctl daemon-reload`);
+      const doneOld = await watch(UPDATED, V3_REF);
+      const restart = await shTry("systemctl restart electrumx.service", 600_000);
+      expect(restart.code, out(restart)).toBe(0);
+      const o = await doneOld();
+      expect(await containerImage(UPDATED)).toBe(V3_REF);
+      expect(o.oldAliveAtImage, "old behaviour: the image arrives after the stop").toBe(false);
+      // Back to what apply installed (generation files untouched; the hand-pulled image goes).
+      await machine().writeFile(unit, saved);
+      await sh("systemctl daemon-reload && systemctl restart electrumx.service", 600_000);
+      await waitFor(`${UPDATED} healthy on ${V2_REF}`, async () => (await containerImage(UPDATED)) === V2_REF && (await healthy(UPDATED)), 300_000, 1000);
+      await sh(`podman rmi ${V3_REF} >/dev/null`);
+
+      figures.app = UPDATED;
+      figures.registry = `${REGISTRY}: Debian's docker-registry in the guest`;
+      figures.line = `${LINE}/s during both updates (tc tbf on the guest's loopback, the registry's only path)`;
+      figures.image_bytes = Number((await sh(`podman image inspect --format '{{.Size}}' ${V2_REF}`)).trim());
+      figures.transferred = `the update's own ${PAD_MB} MB layer (random, incompressible) and its small layers; the base layer is shared with the images on disk`;
+      figures.pull_alone_ms = { loopback: loopbackPullMs, [LINE]: await pullAlone() };
+      figures.with_prefetch = {
+        apply_ms: applyMs,
+        // at least: the watcher notes the image once `podman image exists` returns
+        image_local_before_stop_ms_min: w.stop! - w.image!,
+        down_stop_to_running_ms: w.run! - w.stop!,
+        down_stop_to_healthy_ms: w.healthy! - w.stop!,
+      };
+      figures.old_behaviour_pull_in_restart = {
+        down_stop_to_running_ms: o.run! - o.stop!,
+        down_stop_to_healthy_ms: o.healthy! - o.stop!,
+      };
+      figures.ratio_old_over_prefetch_healthy = Number(((o.healthy! - o.stop!) / Math.max(1, w.healthy! - w.stop!)).toFixed(2));
+      figures.note = "down = the old container's process gone → the new one running / its own health check (podman healthcheck run, polled every ~0.1 s) first passing; times from a watcher in the guest";
+    } finally {
+      await shTry("tc qdisc del dev lo root");
+    }
     mkdirSync(ARTIFACTS, { recursive: true });
     writeFileSync(join(ARTIFACTS, "update-downtime.json"), JSON.stringify(figures, null, 2) + "\n");
     console.log(`[e2e] update downtime: ${JSON.stringify(figures, null, 2)}`);
