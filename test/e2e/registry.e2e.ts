@@ -21,7 +21,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { assertHostClean, boot, ensureRootfs, shellQuote, type Machine } from "./harness/machine.js";
-import { apply as applyOn, catalogApp, installBundle, MANIFESTS, SELECTION, stage, waitFor, type Release } from "./node-kit.js";
+import { apply as applyOn, catalogApp, installBundle, MANIFESTS, stage, waitFor, type Release } from "./node-kit.js";
 import { catalogIds, imageOnlyDiff, standinRef } from "./overlay.js";
 import { publishStandins, type StandinOptions } from "./standins/images.js";
 
