@@ -135,10 +135,14 @@ describe("every network × every app that names a network", () => {
       }],
     ])("%s", (_, check) => check());
 
-    it.skipIf(net === "mainnet")("no generated file names mainnet", () => {
-      const mentions = [...files].filter(([p, f]) => !p.startsWith("etc/archy/build/") && /\bmainnet\b|bitcoin\/mainnet/.test(f.text)).map(([p]) => p);
-      expect(mentions).toEqual([]);
-    });
+    // Only a question on the other networks (on mainnet the name is expected), so
+    // it is not registered there at all rather than reported as skipped.
+    if (net !== "mainnet") {
+      it("no generated file names mainnet", () => {
+        const mentions = [...files].filter(([p, f]) => !p.startsWith("etc/archy/build/") && /\bmainnet\b|bitcoin\/mainnet/.test(f.text)).map(([p]) => p);
+        expect(mentions).toEqual([]);
+      });
+    }
   });
 });
 
