@@ -51,14 +51,18 @@ export async function graphRoot(env: DiskEnv): Promise<string> {
   return DEFAULT_GRAPH_ROOT;
 }
 
-/** Host directories the tree's containers keep data in (Volume= sources that are paths; derived configs left out). */
+/**
+ * Host directories the tree's containers write data to: Volume= sources that are
+ * paths and mounted read-write. Derived configs (/etc) and read-only host mounts
+ * (netdata's /proc, /sys, /var/log) are not data: /proc reports 0 bytes free.
+ */
 export function dataDirs(tree: Tree): string[] {
   const dirs = new Set<string>();
   for (const [p, f] of tree) {
     if (!p.startsWith(`${UNIT_DIR}/`) || !p.endsWith(".container")) continue;
     for (const v of unitValues(f.content.toString("utf8"), "Container", "Volume")) {
-      const src = v.split(":")[0]!;
-      if (src.startsWith("/") && !src.startsWith("/etc/")) dirs.add(src);
+      const [src = "", , opts = ""] = v.split(":");
+      if (src.startsWith("/") && !src.startsWith("/etc/") && !opts.split(",").includes("ro")) dirs.add(src);
     }
   }
   return [...dirs].sort(cmp);

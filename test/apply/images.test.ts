@@ -10,6 +10,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import { scripted, type RecordedCall } from "../../src/apply/adapter.js";
 import { apply, rollback } from "../../src/apply/apply.js";
 import { buildSpecs, readRecord, recordPath } from "../../src/apply/images.js";
+import { dataDirs } from "../../src/apply/disk.js";
+import type { Tree } from "../../src/apply/plan.js";
+import { UNIT_DIR } from "../../src/lower/lower.js";
 import { currentId, genDir, listGenerations, readGeneration, statePaths } from "../../src/apply/state.js";
 import { EXIT_CODES } from "../../src/cli/main.js";
 import { Failure } from "../../src/outcome.js";
@@ -235,6 +238,12 @@ describe("cleanup", () => {
 });
 
 describe("disk guard", () => {
+  it("checks what containers write to, not read-only host mounts (netdata's /proc reports 0 bytes free)", () => {
+    const unit = "[Container]\nVolume=/proc:/host/proc:ro\nVolume=/var/log:/host/var/log:ro\nVolume=/etc/archy/x/x.conf:/x.conf:ro\nVolume=/var/lib/archy/apps/x/data:/data:rw\nVolume=/srv/y:/y\nVolume=named:/z\n";
+    const tree: Tree = new Map([[`${UNIT_DIR}/x.container`, { content: Buffer.from(unit), mode: 0o644 }]]);
+    expect(dataDirs(tree)).toEqual(["/srv/y", "/var/lib/archy/apps/x/data"]);
+  });
+
   const select = (ws: { dir: string }, extra = "") => {
     const f = join(ws.dir, "node.yaml");
     writeFileSync(f, `apps: [btc, web]\n${extra}`);
