@@ -14,14 +14,13 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { rpcauthHash } from "../../src/configs/rpcauth.js";
-import { assertHostClean, boot, ensureRootfs, shellQuote, type Machine } from "./harness/machine.js";
-import { catalogApp, installBundle, isActive, MANIFESTS, SELECTION, stage, waitFor } from "./node-kit.js";
+import { shellQuote } from "./harness/machine.js";
+import { ARTIFACTS, bootedGuest, catalogApp, isActive, MANIFESTS, SELECTION, stage, waitFor } from "./node-kit.js";
 import { standinRef } from "./overlay.js";
 import { buildStandins } from "./standins/images.js";
 
-const ARTIFACTS = join(import.meta.dirname, "artifacts");
 const CAPTURED = join(ARTIFACTS, "adopt-fixtures");
 const FIXTURES = join(import.meta.dirname, "../adopt/fixtures/podman-5.4");
 const CAPTURE = process.env.CAPTURE_FIXTURES === "1";
@@ -44,13 +43,7 @@ rpcpassword=${PASSWORD}
 rpcauth=${FOREIGN}
 `;
 
-let m: Machine | undefined;
-let failed = false;
-const t0 = Date.now();
-const machine = (): Machine => {
-  if (!m) throw new Error("machine did not boot");
-  return m;
-};
+const { machine } = bootedGuest("adopt");
 const sh = async (cmd: string, timeoutMs = 180_000) => (await machine().exec(cmd, { timeoutMs })).stdout;
 const shTry = (cmd: string, timeoutMs = 180_000) => machine().exec(cmd, { timeoutMs, allowFail: true });
 const cli = (args: string, timeoutMs = 900_000) => shTry(`archy-quadlet ${args}`, timeoutMs);
@@ -105,30 +98,6 @@ function sameShape(name: string, fresh: unknown): void {
   const b = new Set([...shape(committed)].filter((p) => !p.endsWith(":null")));
   expect(a.filter((p) => !b.has(p)), `${name}: fields podman 5.4 prints that the committed fixture lacks (re-capture with CAPTURE_FIXTURES=1)`).toEqual([]);
 }
-
-beforeAll(async () => {
-  expect(process.getuid?.(), "the end-to-end suite must run as root").toBe(0);
-  await ensureRootfs();
-  m = await boot({});
-  await installBundle(machine());
-}, 900_000);
-
-afterEach((ctx) => {
-  if (ctx.task.result?.state === "fail") failed = true;
-});
-
-afterAll(async () => {
-  if (m) {
-    if (failed) {
-      const dir = join(ARTIFACTS, m.name);
-      await m.collectArtifacts(dir).catch(() => {});
-      console.error(`[e2e] failure artifacts (console log, journalctl -b, podman ps -a): ${dir}`);
-    }
-    await m.poweroff();
-    await assertHostClean(m.name);
-  }
-  console.log(`[e2e] adopt suite: ${Math.round((Date.now() - t0) / 1000)} s`);
-}, 300_000);
 
 describe("adopting a node the old orchestrator set up (podman 5.4, systemd 257)", () => {
   it("a. the legacy node: containers from plain `podman run`, a bind-mounted dir and a named volume, its reconcile unit running", async () => {

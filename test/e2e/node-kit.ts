@@ -6,16 +6,78 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readFileSync } from "node:fs";
+import { afterAll, afterEach, beforeAll, expect } from "vitest";
 import { parse } from "yaml";
 import { containerName } from "../../src/graph/graph.js";
 import type { App } from "../../src/manifest/schema.js";
-import type { Machine } from "./harness/machine.js";
+import { assertHostClean, boot, ensureRootfs, type Machine } from "./harness/machine.js";
 import { CATALOG, writeOverlay, writeSelection, type OverlayOptions } from "./overlay.js";
 import { buildStandins, publishStandins, type StandinSpec } from "./standins/images.js";
 
 export const REPO = join(import.meta.dirname, "../..");
+export const ARTIFACTS = join(import.meta.dirname, "artifacts");
 export const MANIFESTS = "/usr/share/archy/manifests";
 export const SELECTION = "/etc/archy-quadlet/selection.yaml";
+
+export interface Guest {
+  /** The booted machine; throws when the boot failed. */
+  machine(): Machine;
+  /** After a reboot or power cut: the machine object that now stands for the guest. */
+  replace(m: Machine): void;
+}
+
+/**
+ * One booted guest for a test file, the same way in every node suite: root is
+ * required (the e2e fails, never skips), the rootfs is ensured, the guest booted
+ * and the bundle installed, then `setup`. Any failed test (or setup) keeps the
+ * guest's artifacts under test/e2e/artifacts/<machine>-<label>; at the end the
+ * guest is powered off and the host checked clean.
+ */
+export function bootedGuest(
+  label: string,
+  o: { setup?: (m: Machine) => Promise<void>; moreArtifacts?: (m: Machine, dir: string) => Promise<void>; setupTimeoutMs?: number } = {},
+): Guest {
+  let m: Machine | undefined;
+  let failed = false;
+  const t0 = Date.now();
+  beforeAll(async () => {
+    expect(process.getuid?.(), "the end-to-end suite must run as root").toBe(0);
+    await ensureRootfs();
+    m = await boot({});
+    try {
+      await installBundle(m);
+      await o.setup?.(m);
+    } catch (e) {
+      failed = true;
+      throw e;
+    }
+  }, o.setupTimeoutMs ?? 900_000);
+  afterEach((ctx) => {
+    if (ctx.task.result?.state === "fail") failed = true;
+  });
+  afterAll(async () => {
+    if (m) {
+      if (failed) {
+        const dir = join(ARTIFACTS, `${m.name}-${label}`);
+        await m.collectArtifacts(dir).catch(() => {});
+        await o.moreArtifacts?.(m, dir).catch(() => {});
+        console.error(`[e2e] failure artifacts (console log, journalctl -b, podman ps -a): ${dir}`);
+      }
+      await m.poweroff();
+      await assertHostClean(m.name);
+    }
+    console.log(`[e2e] ${label} suite: ${Math.round((Date.now() - t0) / 1000)} s`);
+  }, 300_000);
+  return {
+    machine() {
+      if (!m) throw new Error("machine did not boot");
+      return m;
+    },
+    replace(next) {
+      m = next;
+    },
+  };
+}
 
 /** Build the bundle once per process (the same build `npm run build` does). */
 let built = false;

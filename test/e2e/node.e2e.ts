@@ -6,27 +6,19 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { assertHostClean, boot, ensureRootfs, shellQuote, type Machine } from "./harness/machine.js";
-import { containersOf, installBundle, MANIFESTS, REPO, SELECTION, stage, type Release } from "./node-kit.js";
+import { afterAll, describe, expect, it } from "vitest";
+import { shellQuote } from "./harness/machine.js";
+import { bootedGuest, containersOf, MANIFESTS, REPO, SELECTION, stage, type Release } from "./node-kit.js";
 import { BAD_UI_PATCH } from "./overlay.js";
 
-const ARTIFACTS = join(import.meta.dirname, "artifacts");
 const APPS = ["bitcoin-knots", "lnd", "electrumx", "bitcoin-ui"];
 const CONTAINERS = containersOf(APPS).map((c) => c.name);
 /** A value systemd and quadlet would both mangle if escaping were wrong (a release sets it as an env value). */
 const HOSTILE = `"lead %h %% $HOME \${X} $$ 'sq' back\\slash\ttab ü\u202Ertl e\u0301 trail"`;
 const withHostile = (a: Record<string, any>) => (a.containers.electrumx.environment = { ...a.containers.electrumx.environment, HOSTILE });
 
-let m: Machine | undefined;
-let failed = false;
-const t0 = Date.now();
+const { machine } = bootedGuest("node");
 const host = mkdtempSync(join(tmpdir(), "archy-e2e-host-"));
-
-const machine = (): Machine => {
-  if (!m) throw new Error("machine did not boot");
-  return m;
-};
 const sh = async (cmd: string, timeoutMs = 180_000) => (await machine().exec(cmd, { timeoutMs })).stdout;
 const shTry = (cmd: string, timeoutMs = 180_000) => machine().exec(cmd, { timeoutMs, allowFail: true });
 
@@ -60,30 +52,7 @@ async function allActive(): Promise<boolean> {
   return true;
 }
 
-beforeAll(async () => {
-  expect(process.getuid?.(), "the end-to-end suite must run as root").toBe(0);
-  await ensureRootfs();
-  m = await boot({});
-  await installBundle(machine());
-}, 600_000);
-
-afterEach((ctx) => {
-  if (ctx.task.result?.state === "fail") failed = true;
-});
-
-afterAll(async () => {
-  if (m) {
-    if (failed) {
-      const dir = join(ARTIFACTS, m.name);
-      await m.collectArtifacts(dir).catch(() => {});
-      console.error(`[e2e] failure artifacts (console log, journalctl -b, podman ps -a): ${dir}`);
-    }
-    await m.poweroff();
-    await assertHostClean(m.name);
-  }
-  rmSync(host, { recursive: true, force: true });
-  console.log(`[e2e] node suite: ${Math.round((Date.now() - t0) / 1000)} s`);
-}, 300_000);
+afterAll(() => rmSync(host, { recursive: true, force: true }));
 
 describe("archy node on systemd 257 + podman 5.4", () => {
   it("a. apps up: services active, network, names, host.archipelago, configs and hostile values reach the processes", async () => {

@@ -14,11 +14,10 @@
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { assertHostClean, boot, ensureRootfs, shellQuote, type Machine, type RebootOptions } from "./harness/machine.js";
-import { apply, installBundle, isActive, stage, waitFor, type Release } from "./node-kit.js";
+import { afterAll, describe, expect, it } from "vitest";
+import { shellQuote, type RebootOptions } from "./harness/machine.js";
+import { apply, ARTIFACTS, bootedGuest, isActive, stage, waitFor, type Release } from "./node-kit.js";
 
-const ARTIFACTS = join(import.meta.dirname, "artifacts");
 const APPS = ["bitcoin-knots", "lnd", "electrumx", "bitcoin-ui"];
 const CONTAINERS = ["bitcoin-knots", "lnd", "electrumx", "archy-bitcoin-ui"];
 const SERVICES = CONTAINERS.map((c) => `${c}.service`);
@@ -31,14 +30,17 @@ const DEPENDS: Record<string, string[]> = {
 const STATE_DIR = "/var/lib/archy-quadlet";
 const UI = "http://127.0.0.1:8081/";
 
-let m: Machine | undefined;
-let failed = false;
+const guest = bootedGuest("reboot", {
+  // The node as installed: the release applied and every service up before any power cycle.
+  setup: async (m) => {
+    await stage(m, { apps: APPS });
+    const r = await apply(m);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    await waitFor("all archy services active", allActive, 300_000);
+  },
+});
+const { machine } = guest;
 const figures: Record<string, number | string> = {};
-
-const machine = (): Machine => {
-  if (!m) throw new Error("machine did not boot");
-  return m;
-};
 const sh = async (cmd: string, timeoutMs = 180_000) => (await machine().exec(cmd, { timeoutMs })).stdout;
 const shTry = (cmd: string, timeoutMs = 180_000) => machine().exec(cmd, { timeoutMs, allowFail: true });
 
@@ -64,7 +66,7 @@ async function httpStatus(url: string): Promise<string> {
  */
 async function cycle(label: string, o: RebootOptions = {}): Promise<void> {
   const bootBefore = (await sh("cat /proc/sys/kernel/random/boot_id")).trim();
-  m = await machine().reboot({ bootTimeoutMs: 300_000, ...o });
+  guest.replace(await machine().reboot({ bootTimeoutMs: 300_000, ...o }));
   expect((await sh("cat /proc/sys/kernel/random/boot_id")).trim()).not.toBe(bootBefore);
   await waitFor(`all archy services active after ${label}`, allActive, 300_000, 250);
   figures[`${label}: spawn → all services active (ms, host clock)`] = Date.now() - machine().startedAt;
@@ -103,40 +105,11 @@ async function checkBootOrder(label: string): Promise<void> {
   expect((await sh("readlink -f /etc/containers/systemd/archy")).trim()).toMatch(/^\/etc\/archy-quadlet\/active\/\d+\/etc\/containers\/systemd\/archy$/);
 }
 
-beforeAll(async () => {
-  expect(process.getuid?.(), "the end-to-end suite must run as root").toBe(0);
-  await ensureRootfs();
-  m = await boot({});
-  try {
-    await installBundle(machine());
-    await stage(machine(), { apps: APPS });
-    const r = await apply(machine());
-    expect(r.code, r.stdout + r.stderr).toBe(0);
-    await waitFor("all archy services active", allActive, 300_000);
-  } catch (e) {
-    failed = true;
-    throw e;
-  }
-}, 900_000);
-
-afterEach((ctx) => {
-  if (ctx.task.result?.state === "fail") failed = true;
-});
-
-afterAll(async () => {
-  if (m) {
-    if (failed) {
-      const dir = join(ARTIFACTS, `${m.name}-reboot`);
-      await m.collectArtifacts(dir).catch(() => {});
-      console.error(`[e2e] failure artifacts (console log, journalctl -b, podman ps -a): ${dir}`);
-    }
-    await m.poweroff();
-    await assertHostClean(m.name);
-  }
+afterAll(() => {
   mkdirSync(ARTIFACTS, { recursive: true });
   writeFileSync(join(ARTIFACTS, "reboot-figures.json"), JSON.stringify(figures, null, 2) + "\n");
   console.log(`[e2e] reboot figures: ${JSON.stringify(figures, null, 2)}`);
-}, 300_000);
+});
 
 describe("an appliance power-cycled after apply", () => {
   it("clean reboot (systemctl reboot): every service comes back in dependency order, heal first, no manual step", async () => {

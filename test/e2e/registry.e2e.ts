@@ -19,13 +19,12 @@
 // Missing root, nspawn or debootstrap make this fail, never skip.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { assertHostClean, boot, ensureRootfs, shellQuote, type Machine } from "./harness/machine.js";
-import { apply as applyOn, catalogApp, installBundle, MANIFESTS, stage, waitFor, type Release } from "./node-kit.js";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import { shellQuote } from "./harness/machine.js";
+import { apply as applyOn, ARTIFACTS, bootedGuest, catalogApp, MANIFESTS, stage, waitFor, type Release } from "./node-kit.js";
 import { catalogIds, imageOnlyDiff, standinRef } from "./overlay.js";
 import { publishStandins, type StandinOptions } from "./standins/images.js";
 
-const ARTIFACTS = join(import.meta.dirname, "artifacts");
 const REGISTRY = "127.0.0.1:5000";
 const BASE = ["bitcoin-knots", "lnd", "electrumx"];
 const ADDED = "btc-rpc-explorer";
@@ -49,16 +48,15 @@ const V2_REF = imageOf(UPDATED, V2);
 const V3_REF = imageOf(UPDATED, V3);
 const V4_REF = imageOf(UPDATED, V4);
 
-let m: Machine | undefined;
-let failed = false;
-const t0 = Date.now();
+const { machine } = bootedGuest("registry", {
+  setup: (m) => m.writeFile("/usr/local/bin/archy-e2e-watch", WATCH, 0o755),
+  moreArtifacts: async (m, dir) => {
+    const r = await m.exec("podman images --digests; echo; journalctl -u docker-registry --no-pager | tail -100", { allowFail: true });
+    writeFileSync(join(dir, "registry.txt"), r.stdout + r.stderr);
+  },
+});
 const durations: Record<string, number> = {};
 const figures: Record<string, unknown> = {};
-
-const machine = (): Machine => {
-  if (!m) throw new Error("machine did not boot");
-  return m;
-};
 const sh = async (cmd: string, timeoutMs = 180_000) => (await machine().exec(cmd, { timeoutMs })).stdout;
 const shTry = (cmd: string, timeoutMs = 180_000) => machine().exec(cmd, { timeoutMs, allowFail: true });
 const apply = (extra = "") => applyOn(machine(), extra, 600_000);
@@ -165,39 +163,16 @@ async function watch(name: string, ref: string): Promise<() => Promise<Watch>> {
   };
 }
 
-beforeAll(async () => {
-  expect(process.getuid?.(), "the end-to-end suite must run as root").toBe(0);
-  await ensureRootfs();
-  m = await boot({});
-  await installBundle(machine());
-  await machine().writeFile("/usr/local/bin/archy-e2e-watch", WATCH, 0o755);
-}, 600_000);
-
 let began = 0;
 beforeEach(() => {
   began = Date.now();
 });
 
 afterEach((ctx) => {
-  if (ctx.task.result?.state === "fail") failed = true;
   durations[`${ctx.task.name.split(".")[0]!} ${ctx.task.result?.state === "fail" ? "fail" : "pass"}`] = Math.round((Date.now() - began) / 1000);
 });
 
-afterAll(async () => {
-  if (m) {
-    if (failed) {
-      const dir = join(ARTIFACTS, m.name);
-      await m.collectArtifacts(dir).catch(() => {});
-      await m.exec("podman images --digests; echo; journalctl -u docker-registry --no-pager | tail -100", { allowFail: true })
-        .then((r) => writeFileSync(join(dir, "registry.txt"), r.stdout + r.stderr))
-        .catch(() => {});
-      console.error(`[e2e] failure artifacts (console log, journalctl -b, podman ps -a, registry.txt): ${dir}`);
-    }
-    await m.poweroff();
-    await assertHostClean(m.name);
-  }
-  console.log(`[e2e] registry suite: ${Math.round((Date.now() - t0) / 1000)} s; per scenario (s): ${JSON.stringify(durations)}`);
-}, 300_000);
+afterAll(() => console.log(`[e2e] registry: per scenario (s): ${JSON.stringify(durations)}`));
 
 describe("safe updates from a real registry on systemd 257 + podman 5.4", () => {
   it("setup. the guest's registry serves the stand-ins; the first apply pulls every image from it", async () => {
