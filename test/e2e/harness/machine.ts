@@ -374,9 +374,14 @@ async function reapStale(): Promise<void> {
   const entries = await readdir(RUNS_DIR).catch(() => [] as string[]);
   for (const name of entries) {
     if (live.has(name)) continue;
-    const owner = Number(await readFile(join(RUNS_DIR, name, "owner.pid"), "utf8").catch(() => "0"));
+    const dir = join(RUNS_DIR, name);
+    const owner = Number(await readFile(join(dir, "owner.pid"), "utf8").catch(() => "0"));
     if (owner > 0 && pidAlive(owner)) continue;
-    await teardown(name, join(RUNS_DIR, name));
+    // Another test file's worker (its own process) may have just created its run
+    // dir and not yet written owner.pid: files start side by side, so a young dir
+    // without an owner is a peer's boot in progress, not a crashed run.
+    if (owner === 0 && Date.now() - ((await stat(dir).catch(() => undefined))?.mtimeMs ?? 0) < 120_000) continue;
+    await teardown(name, dir);
   }
 }
 
