@@ -114,12 +114,18 @@ describe("apply: mapped sources must exist", () => {
   });
 });
 
+/** A node the old system set up: its data dir and its reconcile unit. */
+function legacyNode() {
+  const ws = workspace();
+  mkdirSync(join(ws.root, "srv/legacy/btc"), { recursive: true });
+  mkdirSync(join(ws.root, "etc/systemd/system"), { recursive: true });
+  writeFileSync(join(ws.root, "etc/systemd/system/reconcile-containers.service"), "[Service]\nExecStart=/bin/true\n");
+  return ws;
+}
+
 describe("takeover of the old system's units", () => {
   it("the first apply disables --now the present ones; a rollback past it enables --now them again", async () => {
-    const ws = workspace();
-    mkdirSync(join(ws.root, "srv/legacy/btc"), { recursive: true });
-    mkdirSync(join(ws.root, "etc/systemd/system"), { recursive: true });
-    writeFileSync(join(ws.root, "etc/systemd/system/reconcile-containers.service"), "[Service]\nExecStart=/bin/true\n");
+    const ws = legacyNode();
     // Generation 1: a node before adoption (no btc mapping needed: the foreign check passes with replace).
     const sel = select(ws, "storage:\n  btc: { data: /srv/legacy/btc }\n");
     const env = testEnv(ws, node());
@@ -167,10 +173,7 @@ describe("takeover of the old system's units", () => {
   });
 
   it("a rollback past a takeover the first generation made goes to generation 0 (no generation): ours stop, the old units start again", async () => {
-    const ws = workspace();
-    mkdirSync(join(ws.root, "srv/legacy/btc"), { recursive: true });
-    mkdirSync(join(ws.root, "etc/systemd/system"), { recursive: true });
-    writeFileSync(join(ws.root, "etc/systemd/system/reconcile-containers.service"), "[Service]\nExecStart=/bin/true\n");
+    const ws = legacyNode();
     const sel = select(ws, "storage:\n  btc: { data: /srv/legacy/btc }\n");
     await apply(testEnv(ws, node()), inputs(ws, { select: sel }));
     expect(currentId(ws.root)).toBe(1);
